@@ -1,0 +1,286 @@
+/* delta.c -- the copy-on-write block map (see delta.h).
+ *
+ * Data structure.  One open-addressing hash table with linear probing,
+ * power-of-two capacity, at most 1/2 full.  A slot is
+ *
+ *     key   = unit number + 1   (0 marks an empty slot)
+ *     src   = 0: memory unit, pos is its index in the arena
+ *             k > 0: file with id k - 1, pos is the byte offset in it
+ *
+ * 24 bytes a unit whatever the source, so a 200 MiB overlay file mapped
+ * unit by unit costs ~10 MiB of table, not 200 MiB of copies.  Nothing is
+ * ever removed: a unit is only ever remapped, so there are no tombstones.
+ *
+ * Memory units live in an arena of CHUNK_UNITS-unit chunks that never move
+ * (readers may hold pointers into them while the table grows).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "delta.h"
+
+#define CHUNK_UNITS 1024u	/* 1 MiB of memory units per arena chunk */
+
+struct slot {
+	uint64_t key;
+	uint32_t src;
+	uint64_t pos;
+};
+
+struct delta {
+	struct slot *slots;
+	uint64_t cap;		/* power of two */
+	uint64_t used;
+
+	unsigned char **chunks;	/* arena */
+	uint64_t nchunks;
+	uint64_t mem_units;	/* arena units handed out */
+	uint64_t mem_limit;	/* bytes, 0 = none */
+
+	int *fds;
+	int nfds;
+};
+
+static inline uint64_t hash_unit(uint64_t u)
+{
+	/* splitmix64 finaliser: sequential units spread over the table. */
+	u ^= u >> 30;
+	u *= 0xbf58476d1ce4e5b9ULL;
+	u ^= u >> 27;
+	u *= 0x94d049bb133111ebULL;
+	u ^= u >> 31;
+	return u;
+}
+
+struct delta *delta_new(uint64_t mem_limit)
+{
+	struct delta *d = calloc(1, sizeof *d);
+
+	if (!d)
+		return NULL;
+	d->cap = 1024;
+	d->slots = calloc(d->cap, sizeof *d->slots);
+	if (!d->slots) {
+		free(d);
+		return NULL;
+	}
+	d->mem_limit = mem_limit;
+	return d;
+}
+
+void delta_free(struct delta *d)
+{
+	if (!d)
+		return;
+	for (uint64_t i = 0; i < d->nchunks; i++)
+		free(d->chunks[i]);
+	free(d->chunks);
+	free(d->slots);
+	for (int i = 0; i < d->nfds; i++)
+		close(d->fds[i]);
+	free(d->fds);
+	free(d);
+}
+
+int delta_add_file(struct delta *d, int fd)
+{
+	int *n = realloc(d->fds, (size_t)(d->nfds + 1) * sizeof *n);
+
+	if (!n)
+		return -ENOMEM;
+	d->fds = n;
+	d->fds[d->nfds] = fd;
+	return d->nfds++;
+}
+
+int delta_file_fd(const struct delta *d, int file_id)
+{
+	return file_id >= 0 && file_id < d->nfds ? d->fds[file_id] : -1;
+}
+
+static struct slot *find_slot(const struct delta *d, uint64_t unit)
+{
+	uint64_t mask = d->cap - 1;
+	uint64_t i = hash_unit(unit) & mask;
+
+	for (;;) {
+		struct slot *s = &d->slots[i];
+		if (s->key == unit + 1 || s->key == 0)
+			return s;
+		i = (i + 1) & mask;
+	}
+}
+
+static int grow(struct delta *d)
+{
+	struct slot *old = d->slots;
+	uint64_t oldcap = d->cap;
+
+	d->cap *= 2;
+	d->slots = calloc(d->cap, sizeof *d->slots);
+	if (!d->slots) {
+		d->slots = old;
+		d->cap = oldcap;
+		return -ENOMEM;
+	}
+	for (uint64_t i = 0; i < oldcap; i++)
+		if (old[i].key)
+			*find_slot(d, old[i].key - 1) = old[i];
+	free(old);
+	return 0;
+}
+
+/* The slot for unit, inserted empty-keyed if absent (src/pos to be set). */
+static int claim_slot(struct delta *d, uint64_t unit, struct slot **out)
+{
+	struct slot *s = find_slot(d, unit);
+
+	if (s->key == 0) {
+		if ((d->used + 1) * 2 > d->cap) {
+			int r = grow(d);
+			if (r < 0)
+				return r;
+			s = find_slot(d, unit);
+		}
+		s->key = unit + 1;
+		s->src = UINT32_MAX;	/* fresh: no source yet */
+		d->used++;
+	}
+	*out = s;
+	return 0;
+}
+
+static unsigned char *arena_unit(const struct delta *d, uint64_t idx)
+{
+	return d->chunks[idx / CHUNK_UNITS] + (idx % CHUNK_UNITS) * DELTA_UNIT;
+}
+
+static int arena_alloc(struct delta *d, uint64_t *idx)
+{
+	if (d->mem_limit && (d->mem_units + 1) * DELTA_UNIT > d->mem_limit)
+		return -ENOSPC;
+	if (d->mem_units == d->nchunks * CHUNK_UNITS) {
+		unsigned char **c = realloc(d->chunks, (size_t)(d->nchunks + 1) * sizeof *c);
+		if (!c)
+			return -ENOMEM;
+		d->chunks = c;
+		d->chunks[d->nchunks] = malloc((size_t)CHUNK_UNITS * DELTA_UNIT);
+		if (!d->chunks[d->nchunks])
+			return -ENOMEM;
+		d->nchunks++;
+	}
+	*idx = d->mem_units++;
+	return 0;
+}
+
+int delta_put(struct delta *d, uint64_t unit, const void *data)
+{
+	struct slot *s;
+	uint64_t idx;
+	int r;
+
+	/* Check the arena first, so that a full delta leaves no fresh slot
+	 * without a source behind. */
+	s = find_slot(d, unit);
+	if (s->key != 0 && s->src == 0) {
+		memcpy(arena_unit(d, s->pos), data, DELTA_UNIT);
+		return 0;
+	}
+	r = arena_alloc(d, &idx);
+	if (r < 0)
+		return r;
+	r = claim_slot(d, unit, &s);
+	if (r < 0)
+		return r;	/* the arena unit is lost; only on ENOMEM */
+	s->src = 0;
+	s->pos = idx;
+	memcpy(arena_unit(d, idx), data, DELTA_UNIT);
+	return 0;
+}
+
+int delta_map(struct delta *d, uint64_t unit, uint64_t count, int file_id, uint64_t pos)
+{
+	if (file_id < 0 || file_id >= d->nfds)
+		return -EINVAL;
+	for (uint64_t i = 0; i < count; i++) {
+		struct slot *s;
+		int r = claim_slot(d, unit + i, &s);
+		if (r < 0)
+			return r;
+		/* A memory unit replaced by a mapping keeps its arena unit
+		 * unused; mappings over memory do not happen in practice. */
+		s->src = (uint32_t)file_id + 1;
+		s->pos = pos + i * DELTA_UNIT;
+	}
+	return 0;
+}
+
+static void fill_src(const struct delta *d, const struct slot *s, struct delta_src *src)
+{
+	if (s->src == 0) {
+		src->mem = arena_unit(d, s->pos);
+		src->fd = -1;
+		src->pos = 0;
+	} else {
+		src->mem = NULL;
+		src->fd = d->fds[s->src - 1];
+		src->pos = s->pos;
+	}
+}
+
+int delta_lookup(const struct delta *d, uint64_t unit, struct delta_src *src)
+{
+	const struct slot *s;
+
+	if (d->used == 0)
+		return 0;
+	s = find_slot(d, unit);
+	if (s->key == 0)
+		return 0;
+	fill_src(d, s, src);
+	return 1;
+}
+
+uint64_t delta_units(const struct delta *d)
+{
+	return d->used;
+}
+
+uint64_t delta_mem_bytes(const struct delta *d)
+{
+	return d->mem_units * DELTA_UNIT;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return (x > y) - (x < y);
+}
+
+int delta_foreach(const struct delta *d,
+		  int (*fn)(uint64_t unit, const struct delta_src *src, void *arg), void *arg)
+{
+	uint64_t *units, n = 0;
+	int r = 0;
+
+	if (d->used == 0)
+		return 0;
+	units = malloc(d->used * sizeof *units);
+	if (!units)
+		return -ENOMEM;
+	for (uint64_t i = 0; i < d->cap; i++)
+		if (d->slots[i].key)
+			units[n++] = d->slots[i].key - 1;
+	qsort(units, n, sizeof *units, cmp_u64);
+	for (uint64_t i = 0; i < n && r == 0; i++) {
+		struct delta_src src;
+		fill_src(d, find_slot(d, units[i]), &src);
+		r = fn(units[i], &src, arg);
+	}
+	free(units);
+	return r;
+}

@@ -1,0 +1,465 @@
+/* image.c -- base file + synthesized delta + guest-write layer (image.h).
+ *
+ * A read is cut into DELTA_UNIT pieces, each answered by the topmost layer
+ * that holds the unit (cow, then synth, then the base file), and the pieces
+ * are merged back into as few segments as possible: a read of untouched
+ * base bytes is one segment of the base fd, which the FUSE front end hands
+ * to the kernel for splicing.
+ *
+ * The guest-write layer's file format (-o cow=FILE):
+ *
+ *   0     "HBCOW001"                      magic + format version
+ *   8     u32 LE unit size (1024)
+ *   12    u32 LE reserved (0)
+ *   16    u64 LE image size
+ *   24    32 bytes image identity (whose writes these are)
+ *   56..  zero up to COW_HEADER
+ *   COW_HEADER..  records: u64 LE unit number, then DELTA_UNIT bytes
+ *
+ * A unit written again is overwritten in place; a new unit is appended.
+ * A torn last record (a crash mid-append) is dropped when the file is
+ * reopened.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "image.h"
+#include "util.h"
+
+#define COW_MAGIC "HBCOW001"
+#define COW_HEADER 4096u
+#define COW_RECORD (8u + DELTA_UNIT)
+
+int image_open(struct image **out, const char *base_path, int which)
+{
+	struct image *img;
+	struct stat st;
+	int r;
+
+	img = calloc(1, sizeof *img);
+	if (!img)
+		return -ENOMEM;
+	img->base_fd = -1;
+	img->cow_fd = -1;
+	img->cow_id = -1;
+	pthread_rwlock_init(&img->lock, NULL);
+	img->base_path = strdup(base_path);
+	if (!img->base_path) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	img->base_fd = open(base_path, O_RDONLY | O_CLOEXEC);
+	if (img->base_fd < 0) {
+		r = -errno;
+		hb_error("base image %s: %s", base_path, strerror(errno));
+		goto fail;
+	}
+	if (fstat(img->base_fd, &st) < 0) {
+		r = -errno;
+		hb_error("base image %s: %s", base_path, strerror(errno));
+		goto fail;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		r = -EINVAL;
+		hb_error("base image %s is not a regular file", base_path);
+		goto fail;
+	}
+	img->size = (uint64_t)st.st_size;
+	r = partition_probe(img->base_fd, base_path, which, &img->part);
+	if (r < 0)
+		goto fail;
+	img->synth = delta_new(0);
+	if (!img->synth) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	*out = img;
+	return 0;
+
+fail:
+	image_close(img);
+	return r;
+}
+
+void image_close(struct image *img)
+{
+	if (!img)
+		return;
+	if (img->base_fd >= 0)
+		close(img->base_fd);
+	delta_free(img->synth);	/* closes the adopted overlay fds */
+	delta_free(img->cow);	/* closes cow_fd */
+	pthread_rwlock_destroy(&img->lock);
+	free(img->base_path);
+	free(img);
+}
+
+/* Where unit's bytes are: 1 and *src from a delta, or 0 for the base. */
+static int unit_source(const struct image *img, uint64_t unit, struct delta_src *src)
+{
+	if (img->cow && delta_lookup(img->cow, unit, src))
+		return 1;
+	return delta_lookup(img->synth, unit, src);
+}
+
+/* Append [fd/mem, len) to the segment list, merging with the last one when
+ * it continues it.  Returns 0, or 1 when the list is full. */
+static int add_seg(struct image_seg *segs, int *n, int max,
+		   int fd, uint64_t pos, const unsigned char *mem, size_t len)
+{
+	if (*n > 0) {
+		struct image_seg *last = &segs[*n - 1];
+		if (fd >= 0 && last->fd == fd && last->pos + last->len == pos) {
+			last->len += len;
+			return 0;
+		}
+		if (mem && last->fd < 0 && last->mem && last->mem + last->len == mem) {
+			last->len += len;
+			return 0;
+		}
+	}
+	if (*n == max)
+		return 1;
+	segs[*n] = (struct image_seg){ .fd = fd, .pos = pos, .mem = mem, .len = len };
+	(*n)++;
+	return 0;
+}
+
+static int segments_locked(struct image *img, uint64_t off, size_t len,
+			   struct image_seg *segs, int max)
+{
+	uint64_t end;
+	int n = 0;
+
+	if (off >= img->size || len == 0)
+		return 0;
+	end = HB_MIN(off + len, img->size);
+	while (off < end) {
+		uint64_t unit = off / DELTA_UNIT;
+		uint64_t in = off % DELTA_UNIT;
+		size_t piece = (size_t)HB_MIN(DELTA_UNIT - in, end - off);
+		struct delta_src src;
+		int full;
+
+		if (unit_source(img, unit, &src)) {
+			if (src.mem)
+				full = add_seg(segs, &n, max, -1, 0, src.mem + in, piece);
+			else
+				full = add_seg(segs, &n, max, src.fd, src.pos + in, NULL, piece);
+		} else {
+			full = add_seg(segs, &n, max, img->base_fd, off, NULL, piece);
+		}
+		if (full)
+			break;
+		off += piece;
+	}
+	return n;
+}
+
+int image_segments(struct image *img, uint64_t off, size_t len, struct image_seg *segs, int max)
+{
+	int n;
+
+	if (!img->frozen)
+		return segments_locked(img, off, len, segs, max);
+	pthread_rwlock_rdlock(&img->lock);
+	n = segments_locked(img, off, len, segs, max);
+	pthread_rwlock_unlock(&img->lock);
+	return n;
+}
+
+/* Copy segments into buf.  Returns bytes copied or -errno. */
+static ssize_t copy_segs(const struct image_seg *segs, int n, unsigned char *buf)
+{
+	size_t done = 0;
+
+	for (int i = 0; i < n; i++) {
+		const struct image_seg *s = &segs[i];
+		if (s->fd >= 0) {
+			ssize_t r = hb_pread_full(s->fd, buf + done, s->len, s->pos);
+			if (r < 0)
+				return r;
+			/* A file that shrank under us reads as zeros. */
+			memset(buf + done + r, 0, s->len - (size_t)r);
+		} else if (s->mem) {
+			memcpy(buf + done, s->mem, s->len);
+		} else {
+			memset(buf + done, 0, s->len);
+		}
+		done += s->len;
+	}
+	return (ssize_t)done;
+}
+
+static ssize_t read_locked(struct image *img, void *buf, size_t len, uint64_t off)
+{
+	struct image_seg segs[32];
+	size_t done = 0;
+
+	while (done < len) {
+		int n = segments_locked(img, off + done, len - done, segs, HB_ARRAY_SIZE(segs));
+		ssize_t r;
+		if (n <= 0)
+			break;
+		r = copy_segs(segs, n, (unsigned char *)buf + done);
+		if (r < 0)
+			return r;
+		done += (size_t)r;
+	}
+	return (ssize_t)done;
+}
+
+ssize_t image_read(struct image *img, void *buf, size_t len, uint64_t off)
+{
+	ssize_t r;
+
+	if (!img->frozen)
+		return read_locked(img, buf, len, off);
+	pthread_rwlock_rdlock(&img->lock);
+	r = read_locked(img, buf, len, off);
+	pthread_rwlock_unlock(&img->lock);
+	return r;
+}
+
+/* Store one whole unit in the writable layer. */
+static int store_unit(struct image *img, uint64_t unit, const unsigned char *data)
+{
+	struct delta_src src;
+	unsigned char rec[COW_RECORD];
+	ssize_t r;
+
+	if (!img->frozen)
+		return delta_put(img->synth, unit, data);
+	if (img->cow_fd < 0)
+		return delta_put(img->cow, unit, data);
+
+	if (delta_lookup(img->cow, unit, &src)) {
+		r = hb_pwrite_full(img->cow_fd, data, DELTA_UNIT, src.pos);
+		return r < 0 ? (int)r : 0;
+	}
+	for (int i = 0; i < 8; i++)
+		rec[i] = (unsigned char)(unit >> (8 * i));
+	memcpy(rec + 8, data, DELTA_UNIT);
+	r = hb_pwrite_full(img->cow_fd, rec, COW_RECORD, img->cow_next);
+	if (r < 0)
+		return (int)r;
+	r = delta_map(img->cow, unit, 1, img->cow_id, img->cow_next + 8);
+	if (r < 0)
+		return (int)r;
+	img->cow_next += COW_RECORD;
+	return 0;
+}
+
+static ssize_t write_locked(struct image *img, const void *buf, size_t len, uint64_t off)
+{
+	const unsigned char *p = buf;
+	unsigned char tmp[DELTA_UNIT];
+	uint64_t end;
+
+	if (off >= img->size)
+		return len ? -ENOSPC : 0;
+	end = HB_MIN(off + len, img->size);
+	while (off < end) {
+		uint64_t unit = off / DELTA_UNIT;
+		uint64_t in = off % DELTA_UNIT;
+		size_t piece = (size_t)HB_MIN(DELTA_UNIT - in, end - off);
+		const unsigned char *data = p;
+		int r;
+
+		if (piece < DELTA_UNIT) {
+			/* Read-modify-write; a unit past the end of the image
+			 * reads as zeros there. */
+			ssize_t got = read_locked(img, tmp, DELTA_UNIT, unit * DELTA_UNIT);
+			if (got < 0)
+				return got;
+			memset(tmp + got, 0, DELTA_UNIT - (size_t)got);
+			memcpy(tmp + in, p, piece);
+			data = tmp;
+		}
+		r = store_unit(img, unit, data);
+		if (r < 0)
+			return r;
+		p += piece;
+		off += piece;
+	}
+	return (ssize_t)(p - (const unsigned char *)buf);
+}
+
+ssize_t image_write(struct image *img, const void *buf, size_t len, uint64_t off)
+{
+	ssize_t r;
+
+	if (!img->frozen)
+		return write_locked(img, buf, len, off);
+	if (img->readonly)
+		return -EROFS;
+	pthread_rwlock_wrlock(&img->lock);
+	r = write_locked(img, buf, len, off);
+	pthread_rwlock_unlock(&img->lock);
+	return r;
+}
+
+int image_adopt_fd(struct image *img, int fd)
+{
+	int id = delta_add_file(img->synth, fd);
+
+	if (id < 0)
+		close(fd);
+	return id;
+}
+
+/* Copy [off, off+len) from fd at pos into the build layer (len < 2 units). */
+static int copy_from_fd(struct image *img, uint64_t off, uint64_t len, int fd, uint64_t pos)
+{
+	unsigned char buf[2 * DELTA_UNIT];
+	ssize_t r;
+
+	if (len == 0)
+		return 0;
+	r = hb_pread_full(fd, buf, (size_t)len, pos);
+	if (r < 0)
+		return (int)r;
+	memset(buf + r, 0, (size_t)len - (size_t)r);
+	r = write_locked(img, buf, (size_t)len, off);
+	return r < 0 ? (int)r : 0;
+}
+
+int image_map_file(struct image *img, uint64_t off, uint64_t len, int file_id, uint64_t pos)
+{
+	uint64_t end = off + len;
+	uint64_t first = (off + DELTA_UNIT - 1) / DELTA_UNIT;	/* first whole unit */
+	uint64_t last = end / DELTA_UNIT;			/* one past the last */
+	int fd = delta_file_fd(img->synth, file_id);
+	int r;
+
+	if (img->frozen || end > img->size || fd < 0)
+		return -EINVAL;
+	if (first >= last)	/* no whole unit inside: copy it all */
+		return copy_from_fd(img, off, len, fd, pos);
+	r = copy_from_fd(img, off, first * DELTA_UNIT - off, fd, pos);
+	if (r == 0)
+		r = delta_map(img->synth, first, last - first, file_id,
+			      pos + (first * DELTA_UNIT - off));
+	if (r == 0)
+		r = copy_from_fd(img, last * DELTA_UNIT, end - last * DELTA_UNIT, fd,
+				 pos + (last * DELTA_UNIT - off));
+	return r;
+}
+
+int image_freeze(struct image *img, uint64_t mem_limit, int readonly)
+{
+	img->cow = delta_new(mem_limit);
+	if (!img->cow)
+		return -ENOMEM;
+	img->readonly = readonly;
+	img->frozen = 1;
+	return 0;
+}
+
+static void put_le(unsigned char *p, uint64_t v, int n)
+{
+	for (int i = 0; i < n; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint64_t get_le(const unsigned char *p, int n)
+{
+	uint64_t v = 0;
+
+	for (int i = n - 1; i >= 0; i--)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+/* Load an existing COW file's records into the cow delta. */
+static int cow_load(struct image *img, const char *path, uint64_t fsize)
+{
+	unsigned char rec[COW_RECORD];
+	uint64_t pos;
+
+	for (pos = COW_HEADER; pos + COW_RECORD <= fsize; pos += COW_RECORD) {
+		uint64_t unit;
+		ssize_t r = hb_pread_full(img->cow_fd, rec, 8, pos);
+		if (r < 8) {
+			hb_error("cow file %s: %s", path, r < 0 ? strerror((int)-r) : "short read");
+			return r < 0 ? (int)r : -EIO;
+		}
+		unit = get_le(rec, 8);
+		if (unit >= (img->size + DELTA_UNIT - 1) / DELTA_UNIT) {
+			hb_error("cow file %s is corrupt: record at %llu names unit %llu past the end of the image",
+				 path, (unsigned long long)pos, (unsigned long long)unit);
+			return -EINVAL;
+		}
+		r = delta_map(img->cow, unit, 1, img->cow_id, pos + 8);
+		if (r < 0)
+			return (int)r;
+	}
+	img->cow_next = pos;	/* drops a torn last record */
+	return 0;
+}
+
+int image_attach_cow(struct image *img, const char *path, const unsigned char id[32])
+{
+	unsigned char hdr[COW_HEADER];
+	struct stat st;
+	int fd, r;
+
+	if (!img->frozen)
+		return -EINVAL;
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		r = -errno;
+		hb_error("cow file %s: %s", path, strerror(errno));
+		return r;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		hb_error("cow file %s is not a regular file", path);
+		close(fd);
+		return -EINVAL;
+	}
+	img->cow_id = delta_add_file(img->cow, fd);
+	if (img->cow_id < 0) {
+		close(fd);
+		return img->cow_id;
+	}
+	img->cow_fd = fd;
+
+	if (st.st_size == 0) {
+		memset(hdr, 0, sizeof hdr);
+		memcpy(hdr, COW_MAGIC, 8);
+		put_le(hdr + 8, DELTA_UNIT, 4);
+		put_le(hdr + 16, img->size, 8);
+		memcpy(hdr + 24, id, 32);
+		r = (int)hb_pwrite_full(fd, hdr, sizeof hdr, 0);
+		if (r < 0 || fsync(fd) < 0) {
+			hb_error("cow file %s: %s", path, strerror(r < 0 ? -r : errno));
+			return r < 0 ? r : -errno;
+		}
+		img->cow_next = COW_HEADER;
+		return 0;
+	}
+	if (hb_pread_full(fd, hdr, sizeof hdr, 0) != (ssize_t)sizeof hdr ||
+	    memcmp(hdr, COW_MAGIC, 8) != 0 || get_le(hdr + 8, 4) != DELTA_UNIT) {
+		hb_error("cow file %s is not a hackbackfs cow file (remove it or choose another)", path);
+		return -EINVAL;
+	}
+	if (get_le(hdr + 16, 8) != img->size || memcmp(hdr + 24, id, 32) != 0) {
+		hb_error("cow file %s holds writes for another image (different base, overlay or options); "
+			 "remove it or choose another file", path);
+		return -EEXIST;
+	}
+	return cow_load(img, path, (uint64_t)st.st_size);
+}
+
+int image_flush(struct image *img)
+{
+	if (img->cow_fd >= 0 && fdatasync(img->cow_fd) < 0)
+		return -errno;
+	return 0;
+}

@@ -1,0 +1,85 @@
+/* image.h -- the synthesized disk image: base file + synthesized delta +
+ * guest-write layer.
+ *
+ *   read:  guest layer (cow) -> synthesized delta (synth) -> base file
+ *   write: before image_freeze(): into synth (the injection);
+ *          after:                 into cow   (a guest's writes)
+ *
+ * Coordinates are bytes from the start of the image (= base file); the
+ * image is exactly as large as the base.  Writes that do not cover whole
+ * DELTA_UNITs read-modify-write the unit from the layers below.  The base
+ * file descriptor is opened O_RDONLY and never written.
+ *
+ * After image_freeze() synth is immutable and read without a lock; cow is
+ * guarded by a rwlock.  Return convention: 0 or a negative errno, with one
+ * hb_error() where the cause is known.
+ */
+#ifndef HB_IMAGE_H
+#define HB_IMAGE_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include <stddef.h>
+
+#include "delta.h"
+#include "partition.h"
+
+struct image {
+	char *base_path;
+	int base_fd;			/* O_RDONLY */
+	uint64_t size;			/* bytes, = base size */
+	struct partition part;		/* where the file system is */
+	struct delta *synth;		/* the injection's blocks */
+	struct delta *cow;		/* guest writes; NULL until image_freeze() */
+	int cow_fd;			/* -1: guest writes in memory */
+	int cow_id;			/* cow_fd's id in the cow delta */
+	uint64_t cow_next;		/* next free record offset in cow_fd */
+	int readonly;			/* guest writes fail with -EROFS */
+	int frozen;
+	pthread_rwlock_t lock;		/* guards cow */
+};
+
+/* Open base_path read-only and probe it (which: see partition.h). */
+int image_open(struct image **out, const char *base_path, int which);
+void image_close(struct image *img);
+
+/* One piece of a read: bytes of fd at pos, or bytes at mem, or zeros when
+ * fd < 0 and mem == NULL. */
+struct image_seg {
+	int fd;
+	uint64_t pos;
+	const unsigned char *mem;
+	size_t len;
+};
+
+/* Split [off, off+len) into at most max segments, merging neighbours from
+ * the same source.  Returns the number of segments (the last may end early
+ * when max is reached: the caller loops), or a negative errno.  Reads past
+ * the end of the image are cut at the end. */
+int image_segments(struct image *img, uint64_t off, size_t len, struct image_seg *segs, int max);
+
+/* Read exactly len bytes (cut at end of image); returns bytes read or -errno. */
+ssize_t image_read(struct image *img, void *buf, size_t len, uint64_t off);
+/* Write len bytes; returns len or -errno (-EROFS, -ENOSPC, -EIO). */
+ssize_t image_write(struct image *img, const void *buf, size_t len, uint64_t off);
+
+/* Build phase only.  image_adopt_fd() hands fd to the image (closed by
+ * image_close(), also on failure) and returns its id for image_map_file(),
+ * which makes [off, off+len) read as the bytes of that file from pos:
+ * whole units are mapped, never copied; partial units at either end are
+ * copied.  The caller guarantees the file holds those bytes. */
+int image_adopt_fd(struct image *img, int fd);
+int image_map_file(struct image *img, uint64_t off, uint64_t len, int file_id, uint64_t pos);
+
+/* End the build phase.  mem_limit bounds guest writes held in memory (0: no
+ * bound); readonly makes guest writes fail with -EROFS. */
+int image_freeze(struct image *img, uint64_t mem_limit, int readonly);
+
+/* Keep guest writes in the file at path instead of memory.  The file starts
+ * with a header holding id (the image identity): an existing file is reused
+ * only when its id matches, otherwise refused with -EEXIST and a message.
+ * Call after image_freeze(). */
+int image_attach_cow(struct image *img, const char *path, const unsigned char id[32]);
+int image_flush(struct image *img);
+
+#endif

@@ -1,0 +1,723 @@
+/* inject.c -- write an overlay into the image's file system (inject.h).
+ *
+ * libext2fs does the file system work; every block it writes goes through
+ * e2io into the image's delta.  This file decides what to write:
+ *
+ *   directory  created if missing (mkdir), an existing one is kept as it
+ *              is: overlay directories are containers, and /tmp keeps 1777
+ *   file       an existing non-directory at the path is unlinked (its inode
+ *              freed when that was its last link), a new inode is written;
+ *              data blocks that are all zero become holes, so the result
+ *              depends only on the content, not on how the host stores it
+ *   symlink    the same replacement rule; the target is stored verbatim
+ *   hard link  a second name for the inode of the group's first file
+ *
+ * Paths are resolved inside the image, following the image's own symlinks
+ * (merged-usr: sbin/m5 lands in /usr/sbin/m5).  The root is a chroot: ".."
+ * at the root is the root, an absolute target starts at the root, so no
+ * path can leave the image.  The last component of a file or symlink is
+ * never followed: a symlink there is replaced.
+ *
+ * Data of large files is mapped, not copied: each allocated block's image
+ * range is mapped to the host file (image_map_file).  Small files and the
+ * partial last block of every file are copied (zero-padded), so that no
+ * byte of an allocated block is left showing what the base had there.
+ *
+ * Determinism: fs->now is the epoch option, i_generation is 0, blocks and
+ * inodes are allocated by libext2fs's goal-based allocator in overlay
+ * order, and nothing reads the clock or a random source.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <ext2fs/ext2fs.h>
+
+#include "e2io.h"
+#include "inject.h"
+#include "util.h"
+
+#define MAP_THRESHOLD (64 * 1024)	/* files at least this big are mapped */
+#define MAX_SYMLINKS 40			/* like the kernel's MAXSYMLINKS */
+
+struct injector {
+	ext2_filsys fs;
+	struct image *img;
+	const struct overlay *ov;
+	const struct inject_opts *opts;
+	ext2_ino_t *inos;		/* inode written for each entry */
+	uint64_t blocks_free_at_start;
+};
+
+/* One error line for a libext2fs failure while handling path. */
+static int fs_error(struct injector *in, const char *path, const char *what, errcode_t err)
+{
+	if (err == EXT2_ET_BLOCK_ALLOC_FAIL || err == EXT2_ET_INODE_ALLOC_FAIL ||
+	    err == EXT2_ET_DIR_NO_SPACE || err == ENOSPC) {
+		hb_error("overlay does not fit in the file system of %s: it holds %" PRIu64
+			 " MiB of file data, %" PRIu64 " MiB were free (ran out at %s)",
+			 in->img->base_path, (in->ov->total_file_bytes + (1 << 20) - 1) >> 20,
+			 (in->blocks_free_at_start * in->fs->blocksize) >> 20, path);
+		return -ENOSPC;
+	}
+	hb_error("%s: %s: %s", path, what, error_message(err));
+	return -EIO;
+}
+
+/* ---- path resolution inside the image ---------------------------------- */
+
+static errcode_t read_symlink(ext2_filsys fs, ext2_ino_t ino, char *buf, size_t size)
+{
+	struct ext2_inode inode;
+	errcode_t err = ext2fs_read_inode(fs, ino, &inode);
+	size_t len;
+
+	if (err)
+		return err;
+	len = EXT2_I_SIZE(&inode);
+	if (len >= size)
+		return EXT2_ET_FILE_TOO_BIG;
+	if (ext2fs_is_fast_symlink(&inode)) {
+		memcpy(buf, inode.i_block, len);
+	} else if (inode.i_flags & EXT4_INLINE_DATA_FL) {
+		size_t got = size;
+		err = ext2fs_inline_data_get(fs, ino, &inode, buf, &got);
+		if (err)
+			return err;
+	} else {
+		ext2_file_t f;
+		unsigned int got = 0;
+		err = ext2fs_file_open(fs, ino, 0, &f);
+		if (err)
+			return err;
+		err = ext2fs_file_read(f, buf, (unsigned int)len, &got);
+		ext2fs_file_close(f);
+		if (err)
+			return err;
+		if (got != len)
+			return EXT2_ET_SHORT_READ;
+	}
+	buf[len] = '\0';
+	return 0;
+}
+
+/* Resolve path (relative to dir) inside the image, following symlinks in
+ * every component, confined to the image root.  shown is the overlay path
+ * for messages.  Returns 0 with *out, -ENOENT when a component is missing
+ * (no message), or another negative errno with a message. */
+static int resolve(struct injector *in, ext2_ino_t dir, const char *path,
+		   const char *shown, int *links, ext2_ino_t *out)
+{
+	ext2_filsys fs = in->fs;
+	char comp[EXT2_NAME_LEN + 1];
+	const char *p = path;
+
+	while (*p) {
+		const char *end = strchrnul(p, '/');
+		size_t len = (size_t)(end - p);
+		struct ext2_inode inode;
+		ext2_ino_t ino;
+		errcode_t err;
+
+		if (len == 0 || (len == 1 && p[0] == '.')) {
+			p = *end ? end + 1 : end;
+			continue;
+		}
+		if (len > EXT2_NAME_LEN) {
+			hb_error("%s: a name in the path is longer than %d bytes", shown, EXT2_NAME_LEN);
+			return -ENAMETOOLONG;
+		}
+		memcpy(comp, p, len);
+		comp[len] = '\0';
+		err = ext2fs_lookup(fs, dir, comp, (int)len, NULL, &ino);
+		if (err == EXT2_ET_FILE_NOT_FOUND)
+			return -ENOENT;
+		if (err) {
+			hb_error("%s: looking up %s: %s", shown, comp, error_message(err));
+			return -EIO;
+		}
+		err = ext2fs_read_inode(fs, ino, &inode);
+		if (err) {
+			hb_error("%s: reading inode %u: %s", shown, ino, error_message(err));
+			return -EIO;
+		}
+		if (LINUX_S_ISLNK(inode.i_mode)) {
+			char target[4096];
+			int r;
+			if (++*links > MAX_SYMLINKS) {
+				hb_error("%s: too many levels of symbolic links in the image", shown);
+				return -ELOOP;
+			}
+			err = read_symlink(fs, ino, target, sizeof target);
+			if (err) {
+				hb_error("%s: reading symlink %s in the image: %s", shown, comp,
+					 error_message(err));
+				return -EIO;
+			}
+			r = resolve(in, target[0] == '/' ? EXT2_ROOT_INO : dir, target, shown,
+				    links, &ino);
+			if (r < 0)
+				return r;
+			err = ext2fs_read_inode(fs, ino, &inode);
+			if (err)
+				return fs_error(in, shown, "reading inode", err);
+		}
+		if (*end && !LINUX_S_ISDIR(inode.i_mode)) {
+			hb_error("overlay path %s runs through %.*s, which is not a directory in the image",
+				 shown, (int)(end - path), path);
+			return -ENOTDIR;
+		}
+		dir = ino;
+		p = *end ? end + 1 : end;
+	}
+	*out = dir;
+	return 0;
+}
+
+/* ---- inode helpers -------------------------------------------------------- */
+
+/* Owner, mode, times of an injected inode. */
+static void set_attrs(struct injector *in, const struct overlay_entry *e,
+		      struct ext2_inode_large *inode, uint16_t type)
+{
+	uid_t uid = in->opts->keep_owner ? e->uid : in->opts->uid;
+	gid_t gid = in->opts->keep_owner ? e->gid : in->opts->gid;
+	uint32_t epoch = (uint32_t)in->opts->epoch;
+
+	inode->i_mode = (uint16_t)(type | (e->mode & 07777));
+	inode->i_uid = (uint16_t)uid;
+	ext2fs_set_i_uid_high(*inode, uid >> 16);
+	inode->i_gid = (uint16_t)gid;
+	ext2fs_set_i_gid_high(*inode, gid >> 16);
+	inode->i_atime = inode->i_ctime = epoch;
+	inode->i_mtime = (uint32_t)e->mtime_sec;
+	inode->i_generation = 0;
+	if (EXT2_INODE_SIZE(in->fs->super) > EXT2_GOOD_OLD_INODE_SIZE &&
+	    inode->i_extra_isize >= 24) {
+		/* nanoseconds << 2, epoch bits for dates past 2038 */
+		uint32_t ebits = (uint32_t)(((uint64_t)e->mtime_sec - (int32_t)e->mtime_sec) >> 32) & 3;
+		inode->i_mtime_extra = ((uint32_t)e->mtime_nsec << 2) | ebits;
+		inode->i_atime_extra = inode->i_ctime_extra = inode->i_crtime_extra = 0;
+		inode->i_crtime = epoch;
+	}
+}
+
+static errcode_t read_large(ext2_filsys fs, ext2_ino_t ino, struct ext2_inode_large *inode)
+{
+	memset(inode, 0, sizeof *inode);
+	return ext2fs_read_inode_full(fs, ino, (struct ext2_inode *)inode, sizeof *inode);
+}
+
+static errcode_t write_large(ext2_filsys fs, ext2_ino_t ino, struct ext2_inode_large *inode)
+{
+	return ext2fs_write_inode_full(fs, ino, (struct ext2_inode *)inode, sizeof *inode);
+}
+
+/* Link name into dir, growing the directory when it is full. */
+static errcode_t link_name(ext2_filsys fs, ext2_ino_t dir, const char *name, ext2_ino_t ino, int ft)
+{
+	errcode_t err = ext2fs_link(fs, dir, name, ino, ft);
+
+	if (err == EXT2_ET_DIR_NO_SPACE) {
+		err = ext2fs_expand_dir(fs, dir);
+		if (!err)
+			err = ext2fs_link(fs, dir, name, ino, ft);
+	}
+	return err;
+}
+
+/* Unlink name (inode ino) from dir; free the inode if that was its last link. */
+static int remove_name(struct injector *in, const char *path, ext2_ino_t dir,
+		       const char *name, ext2_ino_t ino)
+{
+	ext2_filsys fs = in->fs;
+	struct ext2_inode_large inode;
+	errcode_t err;
+
+	err = ext2fs_unlink(fs, dir, name, ino, 0);
+	if (!err)
+		err = read_large(fs, ino, &inode);
+	if (err)
+		return fs_error(in, path, "removing the existing file", err);
+	if (inode.i_links_count > 1) {
+		inode.i_links_count--;
+		err = write_large(fs, ino, &inode);
+		return err ? fs_error(in, path, "removing the existing file", err) : 0;
+	}
+	if (ext2fs_inode_has_valid_blocks2(fs, (struct ext2_inode *)&inode)) {
+		err = ext2fs_punch(fs, ino, (struct ext2_inode *)&inode, NULL, 0, ~0ULL);
+		if (err)
+			return fs_error(in, path, "freeing the existing file's blocks", err);
+	}
+	err = ext2fs_free_ext_attr(fs, ino, &inode);
+	if (err)
+		return fs_error(in, path, "freeing the existing file's attributes", err);
+	inode.i_links_count = 0;
+	inode.i_dtime = (uint32_t)in->opts->epoch;
+	err = write_large(fs, ino, &inode);
+	if (err)
+		return fs_error(in, path, "freeing the existing file", err);
+	ext2fs_inode_alloc_stats2(fs, ino, -1, 0);
+	return 0;
+}
+
+/* ---- file data -------------------------------------------------------------- */
+
+static int all_zero(const unsigned char *p, size_t n)
+{
+	return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);
+}
+
+/* Allocate logical blocks [start, start + n) of a file, initialised. */
+static errcode_t alloc_blocks(ext2_filsys fs, ext2_ino_t ino, struct ext2_inode_large *inode,
+			      blk64_t start, blk64_t n)
+{
+	struct ext2_inode *i = (struct ext2_inode *)inode;
+
+	if (i->i_flags & EXT4_EXTENTS_FL)
+		return ext2fs_fallocate(fs, EXT2_FALLOCATE_FORCE_INIT, ino, i, ~0ULL, start, n);
+	/* Block-mapped: ext2fs_fallocate would zero every block through the
+	 * delta first; allocating one by one leaves their contents to us. */
+	for (blk64_t b = start; b < start + n; b++) {
+		blk64_t phys = 0;
+		errcode_t err = ext2fs_bmap2(fs, ino, i, NULL, BMAP_ALLOC, b, NULL, &phys);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/* Make the image range of logical blocks [start, start + n) hold the
+ * file's bytes: mapped to the file when file_id >= 0, else copied from
+ * data (n blocks, zero-padded). */
+static int place_blocks(struct injector *in, ext2_ino_t ino, struct ext2_inode_large *inode,
+			blk64_t start, blk64_t n, int file_id, const unsigned char *data)
+{
+	ext2_filsys fs = in->fs;
+	uint64_t bs = fs->blocksize;
+	blk64_t b = start;
+
+	while (b < start + n) {
+		blk64_t phys, next;
+		blk64_t run = 1;
+		uint64_t off;
+		int r;
+		errcode_t err = ext2fs_bmap2(fs, ino, (struct ext2_inode *)inode, NULL, 0, b, NULL, &phys);
+		if (err || phys == 0)
+			return err ? (int)err : -EIO;
+		/* Extend over physically contiguous blocks. */
+		while (b + run < start + n &&
+		       !ext2fs_bmap2(fs, ino, (struct ext2_inode *)inode, NULL, 0, b + run, NULL, &next) &&
+		       next == phys + run)
+			run++;
+		off = in->img->part.offset + phys * bs;
+		if (file_id >= 0) {
+			r = image_map_file(in->img, off, run * bs, file_id, b * bs);
+		} else {
+			ssize_t w = image_write(in->img, data + (b - start) * bs, run * bs, off);
+			r = w < 0 ? (int)w : 0;
+		}
+		if (r < 0)
+			return r;
+		b += run;
+	}
+	return 0;
+}
+
+/* Write the content of e (host file fd) into inode ino. */
+static int write_data(struct injector *in, const struct overlay_entry *e, int fd,
+		      ext2_ino_t ino, struct ext2_inode_large *inode)
+{
+	ext2_filsys fs = in->fs;
+	const size_t bs = fs->blocksize;
+	const size_t chunk_blocks = (1u << 20) / bs;
+	uint64_t nblocks = (e->size + bs - 1) / bs;
+	int file_id = -1;
+	unsigned char *buf;
+	int r = 0;
+
+	if (e->size >= MAP_THRESHOLD) {
+		int dupfd = dup(fd);
+		if (dupfd < 0)
+			return -errno;
+		file_id = image_adopt_fd(in->img, dupfd);
+		if (file_id < 0)
+			return file_id;
+	}
+	buf = malloc(chunk_blocks * bs);
+	if (!buf)
+		return -ENOMEM;
+
+	for (uint64_t first = 0; first < nblocks && r == 0; first += chunk_blocks) {
+		uint64_t n = HB_MIN(chunk_blocks, nblocks - first);
+		uint64_t want = HB_MIN(n * bs, e->size - first * bs);
+		ssize_t got = hb_pread_full(fd, buf, want, first * bs);
+
+		if (got < 0 || (uint64_t)got != want) {
+			hb_error("%s: reading %s: %s", e->path, e->host_path,
+				 got < 0 ? strerror((int)-got) : "file shrank while being read");
+			r = got < 0 ? (int)got : -EIO;
+			break;
+		}
+		memset(buf + want, 0, n * bs - want);
+
+		/* Runs of non-zero blocks: allocate, then place. */
+		for (uint64_t i = 0; i < n && r == 0;) {
+			uint64_t j = i;
+			errcode_t err;
+			if (all_zero(buf + i * bs, bs)) {
+				i++;
+				continue;
+			}
+			while (j < n && !all_zero(buf + j * bs, bs))
+				j++;
+			err = alloc_blocks(fs, ino, inode, first + i, j - i);
+			if (err) {
+				r = fs_error(in, e->path, "allocating blocks", err);
+				break;
+			}
+			if (file_id < 0) {
+				r = place_blocks(in, ino, inode, first + i, j - i, -1, buf + i * bs);
+			} else {
+				/* Whole blocks are mapped; a last, partial block
+				 * is copied with its zero padding. */
+				uint64_t whole = (first + j) * bs > e->size ? j - 1 : j;
+				if (whole > i)
+					r = place_blocks(in, ino, inode, first + i, whole - i,
+							 file_id, NULL);
+				if (r == 0 && whole < j)
+					r = place_blocks(in, ino, inode, first + whole, j - whole,
+							 -1, buf + whole * bs);
+			}
+			i = j;
+		}
+	}
+	free(buf);
+	return r;
+}
+
+/* ---- entries ------------------------------------------------------------------ */
+
+/* Split e->path into its parent directory inode and last name. */
+static int parent_of(struct injector *in, const struct overlay_entry *e,
+		     ext2_ino_t *dir, const char **name)
+{
+	const char *slash = strrchr(e->path, '/');
+	char parent[4096];
+	int links = 0;
+	int r;
+
+	if (!slash) {
+		*dir = EXT2_ROOT_INO;
+		*name = e->path;
+		return 0;
+	}
+	if ((size_t)(slash - e->path) >= sizeof parent) {
+		hb_error("%s: path too long", e->path);
+		return -ENAMETOOLONG;
+	}
+	memcpy(parent, e->path, (size_t)(slash - e->path));
+	parent[slash - e->path] = '\0';
+	*name = slash + 1;
+	r = resolve(in, EXT2_ROOT_INO, parent, e->path, &links, dir);
+	if (r == -ENOENT) {
+		hb_error("%s: parent directory missing in the image", e->path);
+		return -EIO;	/* the overlay lists parents first: a bug if reached */
+	}
+	return r;
+}
+
+/* Look name up in dir without following it.  0: absent; 1: present. */
+static int existing(struct injector *in, const struct overlay_entry *e, ext2_ino_t dir,
+		    const char *name, ext2_ino_t *ino, struct ext2_inode *inode)
+{
+	errcode_t err = ext2fs_lookup(in->fs, dir, name, (int)strlen(name), NULL, ino);
+
+	if (err == EXT2_ET_FILE_NOT_FOUND)
+		return 0;
+	if (!err)
+		err = ext2fs_read_inode(in->fs, *ino, inode);
+	if (err)
+		return fs_error(in, e->path, "looking up the existing entry", err);
+	return 1;
+}
+
+static int inject_dir(struct injector *in, size_t idx, ext2_ino_t dir, const char *name)
+{
+	const struct overlay_entry *e = &in->ov->entries[idx];
+	ext2_filsys fs = in->fs;
+	struct ext2_inode_large inode;
+	struct ext2_inode old;
+	ext2_ino_t ino;
+	errcode_t err;
+	int r = existing(in, e, dir, name, &ino, &old);
+
+	if (r < 0)
+		return r;
+	if (r == 1) {
+		int links = 0;
+		if (LINUX_S_ISDIR(old.i_mode)) {
+			in->inos[idx] = ino;
+			return 0;
+		}
+		if (!LINUX_S_ISLNK(old.i_mode)) {
+			hb_error("overlay directory %s would replace a file of the image", e->path);
+			return -EEXIST;
+		}
+		/* A symlink in the image, e.g. /sbin -> usr/sbin: follow it. */
+		r = resolve(in, dir, name, e->path, &links, &ino);
+		if (r == -ENOENT)
+			hb_error("overlay directory %s: the image's symlink there is dangling", e->path);
+		if (r < 0)
+			return r == -ENOENT ? -EIO : r;
+		in->inos[idx] = ino;
+		return 0;
+	}
+
+	err = ext2fs_mkdir(fs, dir, 0, name);
+	if (err == EXT2_ET_DIR_NO_SPACE) {
+		err = ext2fs_expand_dir(fs, dir);
+		if (!err)
+			err = ext2fs_mkdir(fs, dir, 0, name);
+	}
+	if (!err)
+		err = ext2fs_lookup(fs, dir, name, (int)strlen(name), NULL, &ino);
+	if (!err)
+		err = read_large(fs, ino, &inode);
+	if (err)
+		return fs_error(in, e->path, "creating directory", err);
+	set_attrs(in, e, &inode, LINUX_S_IFDIR);
+	err = write_large(fs, ino, &inode);
+	if (err)
+		return fs_error(in, e->path, "creating directory", err);
+	in->inos[idx] = ino;
+	return 0;
+}
+
+/* Clear the way for a new file or symlink at dir/name. */
+static int make_room(struct injector *in, const struct overlay_entry *e, ext2_ino_t dir,
+		     const char *name)
+{
+	struct ext2_inode old;
+	ext2_ino_t ino;
+	int r = existing(in, e, dir, name, &ino, &old);
+
+	if (r <= 0)
+		return r;
+	if (LINUX_S_ISDIR(old.i_mode)) {
+		hb_error("overlay %s %s would replace a directory of the image",
+			 e->type == OVERLAY_SYMLINK ? "symlink" : "file", e->path);
+		return -EISDIR;
+	}
+	return remove_name(in, e->path, dir, name, ino);
+}
+
+static int inject_file(struct injector *in, size_t idx, ext2_ino_t dir, const char *name)
+{
+	const struct overlay_entry *e = &in->ov->entries[idx];
+	ext2_filsys fs = in->fs;
+	struct ext2_inode_large inode;
+	ext2_ino_t ino;
+	errcode_t err;
+	int fd, r;
+
+	r = make_room(in, e, dir, name);
+	if (r < 0)
+		return r;
+
+	if (e->link_leader >= 0) {
+		ino = in->inos[e->link_leader];
+		err = link_name(fs, dir, name, ino, EXT2_FT_REG_FILE);
+		if (!err)
+			err = read_large(fs, ino, &inode);
+		if (!err) {
+			inode.i_links_count++;
+			err = write_large(fs, ino, &inode);
+		}
+		if (err)
+			return fs_error(in, e->path, "adding a hard link", err);
+		in->inos[idx] = ino;
+		return 0;
+	}
+
+	fd = open(e->host_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0) {
+		r = -errno;
+		hb_error("%s: %s", e->host_path, strerror(errno));
+		return r;
+	}
+	err = ext2fs_new_inode(fs, dir, LINUX_S_IFREG | 0644, NULL, &ino);
+	if (!err)
+		err = link_name(fs, dir, name, ino, EXT2_FT_REG_FILE);
+	if (err) {
+		close(fd);
+		return fs_error(in, e->path, "creating file", err);
+	}
+	ext2fs_inode_alloc_stats2(fs, ino, +1, 0);
+
+	memset(&inode, 0, sizeof inode);
+	set_attrs(in, e, &inode, LINUX_S_IFREG);
+	inode.i_links_count = 1;
+	if (ext2fs_has_feature_extents(fs->super)) {
+		ext2_extent_handle_t h;
+		err = ext2fs_extent_open2(fs, ino, (struct ext2_inode *)&inode, &h);
+		if (!err)
+			ext2fs_extent_free(h);
+	}
+	if (!err)
+		err = ext2fs_write_new_inode(fs, ino, (struct ext2_inode *)&inode);
+	if (!err)
+		err = read_large(fs, ino, &inode);
+	if (err) {
+		close(fd);
+		return fs_error(in, e->path, "creating file", err);
+	}
+	r = write_data(in, e, fd, ino, &inode);
+	close(fd);
+	if (r < 0)
+		return r;
+	/* write_data's allocations wrote the inode's block map and i_blocks;
+	 * reread, then set what it does not know. */
+	err = read_large(fs, ino, &inode);
+	if (!err)
+		err = ext2fs_inode_size_set(fs, (struct ext2_inode *)&inode, e->size);
+	if (!err) {
+		set_attrs(in, e, &inode, LINUX_S_IFREG);
+		err = write_large(fs, ino, &inode);
+	}
+	if (err)
+		return fs_error(in, e->path, "writing inode", err);
+	in->inos[idx] = ino;
+	return 0;
+}
+
+static int inject_symlink(struct injector *in, size_t idx, ext2_ino_t dir, const char *name)
+{
+	const struct overlay_entry *e = &in->ov->entries[idx];
+	ext2_filsys fs = in->fs;
+	struct ext2_inode_large inode;
+	ext2_ino_t ino;
+	errcode_t err;
+	int r = make_room(in, e, dir, name);
+
+	if (r < 0)
+		return r;
+	if (strlen(e->target) >= fs->blocksize) {
+		hb_error("overlay symlink %s: target longer than the block size (%u bytes)",
+			 e->path, fs->blocksize);
+		return -ENAMETOOLONG;
+	}
+	err = ext2fs_symlink(fs, dir, 0, name, e->target);
+	if (err == EXT2_ET_DIR_NO_SPACE) {
+		err = ext2fs_expand_dir(fs, dir);
+		if (!err)
+			err = ext2fs_symlink(fs, dir, 0, name, e->target);
+	}
+	if (!err)
+		err = ext2fs_lookup(fs, dir, name, (int)strlen(name), NULL, &ino);
+	if (!err)
+		err = read_large(fs, ino, &inode);
+	if (err)
+		return fs_error(in, e->path, "creating symlink", err);
+	set_attrs(in, e, &inode, LINUX_S_IFLNK);
+	inode.i_mode = LINUX_S_IFLNK | 0777;
+	err = write_large(fs, ino, &inode);
+	if (err)
+		return fs_error(in, e->path, "creating symlink", err);
+	in->inos[idx] = ino;
+	return 0;
+}
+
+/* ---- opening and checking the file system ------------------------------ */
+
+static int open_fs(struct image *img, ext2_filsys *out)
+{
+	char name[64];
+	ext2_filsys fs;
+	errcode_t err;
+
+	e2io_name(img, name, sizeof name);
+	err = ext2fs_open2(name, NULL, EXT2_FLAG_RW | EXT2_FLAG_64BITS, 0, 0, e2io_manager, &fs);
+	if (err == EXT2_ET_UNSUPP_FEATURE || err == EXT2_ET_RO_UNSUPP_FEATURE) {
+		hb_error("%s: the file system has features this libext2fs cannot write (%s)",
+			 img->base_path, error_message(err));
+		return -ENOTSUP;
+	}
+	if (err) {
+		hb_error("%s: cannot open the ext2/3/4 file system at offset %" PRIu64 ": %s",
+			 img->base_path, img->part.offset, error_message(err));
+		return -EINVAL;
+	}
+	if (ext2fs_has_feature_journal_needs_recovery(fs->super)) {
+		hb_error("%s: the file system's journal needs recovery (it was not unmounted "
+			 "cleanly); the guest would replay it over the injected blocks -- run "
+			 "e2fsck on a copy of the base, or mount and cleanly unmount it",
+			 img->base_path);
+		ext2fs_free(fs);
+		return -EINVAL;
+	}
+	if (fs->super->s_state & EXT2_ERROR_FS) {
+		hb_error("%s: the file system has errors recorded; run e2fsck on the base first",
+			 img->base_path);
+		ext2fs_free(fs);
+		return -EINVAL;
+	}
+	*out = fs;
+	return 0;
+}
+
+int inject_overlay(struct image *img, const struct overlay *ov, const struct inject_opts *opts)
+{
+	struct injector in = { .img = img, .ov = ov, .opts = opts };
+	errcode_t err;
+	int r;
+
+	r = open_fs(img, &in.fs);
+	if (r < 0)
+		return r;
+	in.fs->now = (time_t)opts->epoch;
+	err = ext2fs_read_bitmaps(in.fs);
+	if (err) {
+		hb_error("%s: reading the file system's bitmaps: %s", img->base_path, error_message(err));
+		ext2fs_free(in.fs);
+		return -EIO;
+	}
+	in.blocks_free_at_start = ext2fs_free_blocks_count(in.fs->super);
+	in.inos = calloc(ov->n ? ov->n : 1, sizeof *in.inos);
+	if (!in.inos) {
+		ext2fs_free(in.fs);
+		return -ENOMEM;
+	}
+
+	for (size_t i = 0; i < ov->n && r == 0; i++) {
+		const struct overlay_entry *e = &ov->entries[i];
+		const char *name;
+		ext2_ino_t dir;
+
+		r = parent_of(&in, e, &dir, &name);
+		if (r < 0)
+			break;
+		switch (e->type) {
+		case OVERLAY_DIR: r = inject_dir(&in, i, dir, name); break;
+		case OVERLAY_FILE: r = inject_file(&in, i, dir, name); break;
+		case OVERLAY_SYMLINK: r = inject_symlink(&in, i, dir, name); break;
+		}
+	}
+	free(in.inos);
+	if (r < 0) {
+		ext2fs_free(in.fs);	/* abandoned: nothing reached the base */
+		return r;
+	}
+	err = ext2fs_close_free(&in.fs);
+	if (err) {
+		hb_error("%s: writing the file system's metadata: %s", img->base_path,
+			 error_message(err));
+		return err == EXT2_ET_BLOCK_ALLOC_FAIL ? -ENOSPC : -EIO;
+	}
+	return 0;
+}

@@ -1,0 +1,29 @@
+/* inject.h -- write an overlay into the image's ext2/3/4 file system.
+ *
+ * Opens the file system through e2io (so every write lands in the image's
+ * delta), refuses what libext2fs cannot safely write (a journal needing
+ * recovery, unsupported features, errors recorded), then applies the
+ * overlay's entries in order.  Deterministic: the same image, overlay and
+ * options give the same bytes (fixed time stamps, i_generation, no random
+ * fields).  Returns 0 or a negative errno with one hb_error().
+ */
+#ifndef HB_INJECT_H
+#define HB_INJECT_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "image.h"
+#include "overlay.h"
+
+struct inject_opts {
+	int keep_owner;		/* use the overlay's uid/gid */
+	uid_t uid;		/* otherwise these (default 0:0) */
+	gid_t gid;
+	int64_t epoch;		/* time stamp for ctime/atime/crtime and new
+				   directories of missing parents */
+};
+
+int inject_overlay(struct image *img, const struct overlay *ov, const struct inject_opts *opts);
+
+#endif

@@ -1,0 +1,81 @@
+/* overlay.h -- the overlay: what is to be written into the image.
+ *
+ * overlay_scan() walks one or more host directories and produces a sorted,
+ * deterministic list of entries, sorted by path with strcmp(), so that a
+ * directory always precedes its contents (a prefix sorts first).
+ * Later directories win over earlier ones for the same path.  Extra single
+ * files (m5, the restore script) are added with overlay_add_file().  The
+ * overlay digest is a SHA-256 over a canonical encoding of every entry
+ * (path, type, mode, uid, gid, mtime, size, content hash or link target,
+ * hard-link leader).  Leaf module apart from digest.h.
+ */
+#ifndef HB_OVERLAY_H
+#define HB_OVERLAY_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "digest.h"
+
+#define OVERLAY_NAME_MAX 255	/* longest path component ext4 accepts */
+
+enum overlay_type { OVERLAY_DIR, OVERLAY_FILE, OVERLAY_SYMLINK };
+
+struct overlay_entry {
+	char *path;		/* relative, no leading or trailing '/', e.g. "root/.bashrc" */
+	char *host_path;	/* where the data is on the host (files only) */
+	char *target;		/* symlink target, stored verbatim (symlinks only) */
+	enum overlay_type type;
+	mode_t mode;		/* permission bits incl. setuid/setgid/sticky (07777) */
+	uid_t uid;
+	gid_t gid;
+	uint64_t size;		/* files: bytes; symlinks: strlen(target) */
+	int64_t mtime_sec;
+	long mtime_nsec;
+	/* Hard links inside one overlay directory: index of the first entry
+	 * (in sorted order) of the same host inode, or -1.  Only files. */
+	long link_leader;
+	unsigned char sha256[DIGEST_LEN];	/* content hash (files) */
+	/* Host inode of a file with several links, found by
+	 * overlay_add_dir(); 0 and 0 otherwise (overlay_add_file() entries
+	 * join no group).  Used only to compute link_leader; not hashed. */
+	dev_t host_dev;
+	ino_t host_ino;
+};
+
+struct overlay {
+	struct overlay_entry *entries;	/* sorted, see above */
+	size_t n;
+	uint64_t total_file_bytes;	/* sum of regular file sizes (leaders only) */
+	unsigned char digest[DIGEST_LEN];	/* valid after overlay_finish() */
+};
+
+/* Initialise an empty overlay. */
+void overlay_init(struct overlay *ov);
+
+/* Add every entry below directory dir (dir itself is the image root and is
+ * not an entry).  Symlinks are never followed on the host.  Refused, with
+ * one hb_error() naming the path and -EINVAL: fifos, sockets, block and
+ * character devices; components longer than OVERLAY_NAME_MAX bytes; an
+ * unreadable file (-errno).  dir missing or not a directory: -ENOTDIR /
+ * -ENOENT with a message.  An entry for a path already present (from an
+ * earlier directory) replaces it; a directory replacing a file or the other
+ * way round is refused (-EINVAL). */
+int overlay_add_dir(struct overlay *ov, const char *dir);
+
+/* Add (or replace) one regular file at image path dest (e.g. "sbin/m5")
+ * with data from host_path.  mode == 0 keeps host_path's permission bits.
+ * Missing parent directories of dest are added as directories with mode
+ * 0755, uid/gid 0 and the file's mtime. */
+int overlay_add_file(struct overlay *ov, const char *dest, const char *host_path, mode_t mode);
+
+/* Sort, resolve hard-link groups and compute the digest.  Must be called
+ * once after the last add and before the overlay is used. */
+int overlay_finish(struct overlay *ov);
+
+/* Find an entry by path, or NULL (valid after overlay_finish). */
+const struct overlay_entry *overlay_find(const struct overlay *ov, const char *path);
+
+void overlay_free(struct overlay *ov);
+
+#endif

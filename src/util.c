@@ -1,0 +1,88 @@
+/* util.c -- see util.h. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "util.h"
+
+/* The only mutable globals of the library: whether to print, and each
+ * thread's last message.  Both exist so that one error line reaches the
+ * user without every caller threading a message buffer through. */
+static int error_quiet;
+static int verbose;
+static __thread char last_error[1024];
+
+void hb_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(last_error, sizeof last_error, fmt, ap);
+	va_end(ap);
+	if (!error_quiet)
+		fprintf(stderr, "%s: %s\n", HB_PROGRAM, last_error);
+}
+
+const char *hb_last_error(void)
+{
+	return last_error;
+}
+
+void hb_error_quiet(int quiet)
+{
+	error_quiet = quiet;
+}
+
+void hb_set_verbose(int v)
+{
+	verbose = v;
+}
+
+void hb_info(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!verbose)
+		return;
+	fprintf(stderr, "%s: ", HB_PROGRAM);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+ssize_t hb_pread_full(int fd, void *buf, size_t len, uint64_t off)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t r = pread(fd, (char *)buf + done, len - done, (off_t)(off + done));
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (r == 0)
+			break;
+		done += (size_t)r;
+	}
+	return (ssize_t)done;
+}
+
+ssize_t hb_pwrite_full(int fd, const void *buf, size_t len, uint64_t off)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t r = pwrite(fd, (const char *)buf + done, len - done, (off_t)(off + done));
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		done += (size_t)r;
+	}
+	return (ssize_t)done;
+}
