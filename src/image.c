@@ -49,7 +49,10 @@ int image_open(struct image **out, const char *base_path, int which)
 	img->cow_fd = -1;
 	img->cow_id = -1;
 	pthread_rwlock_init(&img->lock, NULL);
-	img->base_path = strdup(base_path);
+	/* Absolute, for the manifest; the path as given if that fails. */
+	img->base_path = realpath(base_path, NULL);
+	if (!img->base_path)
+		img->base_path = strdup(base_path);
 	if (!img->base_path) {
 		r = -ENOMEM;
 		goto fail;

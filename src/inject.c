@@ -329,9 +329,11 @@ static int place_blocks(struct injector *in, ext2_ino_t ino, struct ext2_inode_l
 	return 0;
 }
 
-/* Write the content of e (host file fd) into inode ino. */
+/* Write the content of e into inode ino: from the host file fd, where
+ * all-zero blocks become holes, or from mem, where every block is
+ * allocated (the restore slot: its blocks must not depend on its bytes). */
 static int write_data(struct injector *in, const struct overlay_entry *e, int fd,
-		      ext2_ino_t ino, struct ext2_inode_large *inode)
+		      const unsigned char *mem, ext2_ino_t ino, struct ext2_inode_large *inode)
 {
 	ext2_filsys fs = in->fs;
 	const size_t bs = fs->blocksize;
@@ -341,7 +343,7 @@ static int write_data(struct injector *in, const struct overlay_entry *e, int fd
 	unsigned char *buf;
 	int r = 0;
 
-	if (e->size >= MAP_THRESHOLD) {
+	if (!mem && e->size >= MAP_THRESHOLD) {
 		int dupfd = dup(fd);
 		if (dupfd < 0)
 			return -errno;
@@ -356,7 +358,12 @@ static int write_data(struct injector *in, const struct overlay_entry *e, int fd
 	for (uint64_t first = 0; first < nblocks && r == 0; first += chunk_blocks) {
 		uint64_t n = HB_MIN(chunk_blocks, nblocks - first);
 		uint64_t want = HB_MIN(n * bs, e->size - first * bs);
-		ssize_t got = hb_pread_full(fd, buf, want, first * bs);
+		ssize_t got = (ssize_t)want;
+
+		if (mem)
+			memcpy(buf, mem + first * bs, want);
+		else
+			got = hb_pread_full(fd, buf, want, first * bs);
 
 		if (got < 0 || (uint64_t)got != want) {
 			hb_error("%s: reading %s: %s", e->path, e->host_path,
@@ -370,11 +377,11 @@ static int write_data(struct injector *in, const struct overlay_entry *e, int fd
 		for (uint64_t i = 0; i < n && r == 0;) {
 			uint64_t j = i;
 			errcode_t err;
-			if (all_zero(buf + i * bs, bs)) {
+			if (!mem && all_zero(buf + i * bs, bs)) {
 				i++;
 				continue;
 			}
-			while (j < n && !all_zero(buf + j * bs, bs))
+			while (j < n && (mem || !all_zero(buf + j * bs, bs)))
 				j++;
 			err = alloc_blocks(fs, ino, inode, first + i, j - i);
 			if (err) {
@@ -447,9 +454,9 @@ static int existing(struct injector *in, const struct overlay_entry *e, ext2_ino
 	return 1;
 }
 
-static int inject_dir(struct injector *in, size_t idx, ext2_ino_t dir, const char *name)
+static int inject_dir(struct injector *in, const struct overlay_entry *e, ext2_ino_t dir,
+		      const char *name, ext2_ino_t *out)
 {
-	const struct overlay_entry *e = &in->ov->entries[idx];
 	ext2_filsys fs = in->fs;
 	struct ext2_inode_large inode;
 	struct ext2_inode old;
@@ -462,7 +469,7 @@ static int inject_dir(struct injector *in, size_t idx, ext2_ino_t dir, const cha
 	if (r == 1) {
 		int links = 0;
 		if (LINUX_S_ISDIR(old.i_mode)) {
-			in->inos[idx] = ino;
+			*out = ino;
 			return 0;
 		}
 		if (!LINUX_S_ISLNK(old.i_mode)) {
@@ -475,7 +482,7 @@ static int inject_dir(struct injector *in, size_t idx, ext2_ino_t dir, const cha
 			hb_error("overlay directory %s: the image's symlink there is dangling", e->path);
 		if (r < 0)
 			return r == -ENOENT ? -EIO : r;
-		in->inos[idx] = ino;
+		*out = ino;
 		return 0;
 	}
 
@@ -495,7 +502,7 @@ static int inject_dir(struct injector *in, size_t idx, ext2_ino_t dir, const cha
 	err = write_large(fs, ino, &inode);
 	if (err)
 		return fs_error(in, e->path, "creating directory", err);
-	in->inos[idx] = ino;
+	*out = ino;
 	return 0;
 }
 
@@ -517,9 +524,11 @@ static int make_room(struct injector *in, const struct overlay_entry *e, ext2_in
 	return remove_name(in, e->path, dir, name, ino);
 }
 
-static int inject_file(struct injector *in, size_t idx, ext2_ino_t dir, const char *name)
+/* A regular file from e->host_path, or from mem (e->size bytes, stored with
+ * every block allocated: see write_data). */
+static int inject_file(struct injector *in, const struct overlay_entry *e, ext2_ino_t dir,
+		       const char *name, const unsigned char *mem, ext2_ino_t *out)
 {
-	const struct overlay_entry *e = &in->ov->entries[idx];
 	ext2_filsys fs = in->fs;
 	struct ext2_inode_large inode;
 	ext2_ino_t ino;
@@ -531,7 +540,7 @@ static int inject_file(struct injector *in, size_t idx, ext2_ino_t dir, const ch
 		return r;
 
 	if (e->link_leader >= 0) {
-		ino = in->inos[e->link_leader];
+		ino = in->inos[e->link_leader];	/* leaders come first */
 		err = link_name(fs, dir, name, ino, EXT2_FT_REG_FILE);
 		if (!err)
 			err = read_large(fs, ino, &inode);
@@ -541,12 +550,12 @@ static int inject_file(struct injector *in, size_t idx, ext2_ino_t dir, const ch
 		}
 		if (err)
 			return fs_error(in, e->path, "adding a hard link", err);
-		in->inos[idx] = ino;
+		*out = ino;
 		return 0;
 	}
 
-	fd = open(e->host_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0) {
+	fd = mem ? -1 : open(e->host_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (!mem && fd < 0) {
 		r = -errno;
 		hb_error("%s: %s", e->host_path, strerror(errno));
 		return r;
@@ -555,7 +564,8 @@ static int inject_file(struct injector *in, size_t idx, ext2_ino_t dir, const ch
 	if (!err)
 		err = link_name(fs, dir, name, ino, EXT2_FT_REG_FILE);
 	if (err) {
-		close(fd);
+		if (fd >= 0)
+			close(fd);
 		return fs_error(in, e->path, "creating file", err);
 	}
 	ext2fs_inode_alloc_stats2(fs, ino, +1, 0);
@@ -574,11 +584,13 @@ static int inject_file(struct injector *in, size_t idx, ext2_ino_t dir, const ch
 	if (!err)
 		err = read_large(fs, ino, &inode);
 	if (err) {
-		close(fd);
+		if (fd >= 0)
+			close(fd);
 		return fs_error(in, e->path, "creating file", err);
 	}
-	r = write_data(in, e, fd, ino, &inode);
-	close(fd);
+	r = write_data(in, e, fd, mem, ino, &inode);
+	if (fd >= 0)
+		close(fd);
 	if (r < 0)
 		return r;
 	/* write_data's allocations wrote the inode's block map and i_blocks;
@@ -592,13 +604,13 @@ static int inject_file(struct injector *in, size_t idx, ext2_ino_t dir, const ch
 	}
 	if (err)
 		return fs_error(in, e->path, "writing inode", err);
-	in->inos[idx] = ino;
+	*out = ino;
 	return 0;
 }
 
-static int inject_symlink(struct injector *in, size_t idx, ext2_ino_t dir, const char *name)
+static int inject_symlink(struct injector *in, const struct overlay_entry *e, ext2_ino_t dir,
+			  const char *name, ext2_ino_t *out)
 {
-	const struct overlay_entry *e = &in->ov->entries[idx];
 	ext2_filsys fs = in->fs;
 	struct ext2_inode_large inode;
 	ext2_ino_t ino;
@@ -629,8 +641,39 @@ static int inject_symlink(struct injector *in, size_t idx, ext2_ino_t dir, const
 	err = write_large(fs, ino, &inode);
 	if (err)
 		return fs_error(in, e->path, "creating symlink", err);
-	in->inos[idx] = ino;
+	*out = ino;
 	return 0;
+}
+
+/* The restore slot, after every overlay entry: missing parents are made
+ * like mkdir -p, then the slot file is written densely from memory. */
+static int inject_slot(struct injector *in)
+{
+	const struct inject_opts *o = in->opts;
+	struct overlay_entry e = {
+		.type = OVERLAY_DIR, .mode = 0755, .mtime_sec = o->epoch, .link_leader = -1,
+	};
+	char path[4096];
+	ext2_ino_t dir = EXT2_ROOT_INO, ino;
+	char *p, *slash;
+	int r;
+
+	if (strlen(o->slot_path) >= sizeof path)
+		return -ENAMETOOLONG;
+	strcpy(path, o->slot_path);
+	e.path = path;
+	for (p = path; (slash = strchr(p, '/')); p = slash + 1) {
+		*slash = '\0';
+		r = inject_dir(in, &e, dir, p, &ino);
+		*slash = '/';
+		if (r < 0)
+			return r;
+		dir = ino;
+	}
+	e.type = OVERLAY_FILE;
+	e.mode = 0644;
+	e.size = o->slot_size;
+	return inject_file(in, &e, dir, p, o->slot_data, &ino);
 }
 
 /* ---- opening and checking the file system ------------------------------ */
@@ -703,11 +746,13 @@ int inject_overlay(struct image *img, const struct overlay *ov, const struct inj
 		if (r < 0)
 			break;
 		switch (e->type) {
-		case OVERLAY_DIR: r = inject_dir(&in, i, dir, name); break;
-		case OVERLAY_FILE: r = inject_file(&in, i, dir, name); break;
-		case OVERLAY_SYMLINK: r = inject_symlink(&in, i, dir, name); break;
+		case OVERLAY_DIR: r = inject_dir(&in, e, dir, name, &in.inos[i]); break;
+		case OVERLAY_FILE: r = inject_file(&in, e, dir, name, NULL, &in.inos[i]); break;
+		case OVERLAY_SYMLINK: r = inject_symlink(&in, e, dir, name, &in.inos[i]); break;
 		}
 	}
+	if (r == 0 && opts->slot_path)
+		r = inject_slot(&in);
 	free(in.inos);
 	if (r < 0) {
 		ext2fs_free(in.fs);	/* abandoned: nothing reached the base */

@@ -21,7 +21,14 @@ struct inject_opts {
 	uid_t uid;		/* otherwise these (default 0:0) */
 	gid_t gid;
 	int64_t epoch;		/* time stamp for ctime/atime/crtime and new
-				   directories of missing parents */
+				   directories of missing parents (>= 1) */
+	/* The restore slot: a file written after every overlay entry with
+	 * all its blocks allocated (zeros included), so that its inode and
+	 * blocks depend on the overlay and never on its content.  slot_path
+	 * NULL: no slot.  Missing parents are created (0755, owner as above). */
+	const char *slot_path;
+	const unsigned char *slot_data;
+	size_t slot_size;
 };
 
 int inject_overlay(struct image *img, const struct overlay *ov, const struct inject_opts *opts);

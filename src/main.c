@@ -1,3 +1,379 @@
-/* main.c -- placeholder until the FUSE front end lands. */
+/* main.c -- hackbackfs: the command line.
+ *
+ *     hackbackfs [-f] [-d] [-v] [-o opt,...] BASE OVERLAY[:OVERLAY...] MNT
+ *     hackbackfs --digests|--manifest [-o opt,...] BASE OVERLAY
+ *
+ * Parses the options (ours and FUSE's, in one fuse_opt table, as libfuse's
+ * examples do), checks the mount point, builds the image, then hands it to
+ * the FUSE front end.  Every failure before the mount is one error line and
+ * exit status 1; nothing is mounted until the image is ready.
+ */
 #include "config.h"
-int main(void) { return 0; }
+
+#define FUSE_USE_VERSION 35
+#include <fuse.h>
+#include <fuse_lowlevel.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#include "build.h"
+#include "fusefs.h"
+#include "util.h"
+
+struct cli {
+	/* -o options, filled by fuse_opt_parse */
+	char *partition;
+	char *cow;
+	char *cow_limit;
+	char *owner;
+	char *epoch;
+	char *name;
+	char *m5;
+	char *restore;
+	int ro;
+	int keep_owner;
+	int full_hash;
+	/* modes and positional arguments */
+	int help, version, digests, manifest, verbose;
+	char *base, *overlays, *mountpoint;
+	int npos;
+};
+
+enum { KEY_HELP, KEY_VERSION, KEY_DIGESTS, KEY_MANIFEST, KEY_VERBOSE, KEY_RO };
+
+#define OPT(t, f) { t, offsetof(struct cli, f), 1 }
+static const struct fuse_opt cli_opts[] = {
+	OPT("partition=%s", partition),
+	OPT("cow=%s", cow),
+	OPT("cow_limit=%s", cow_limit),
+	OPT("owner=%s", owner),
+	OPT("epoch=%s", epoch),
+	OPT("name=%s", name),
+	OPT("m5=%s", m5),
+	OPT("restore=%s", restore),
+	OPT("keep_owner", keep_owner),
+	OPT("fullhash", full_hash),
+	FUSE_OPT_KEY("ro", KEY_RO),
+	FUSE_OPT_KEY("-h", KEY_HELP),
+	FUSE_OPT_KEY("--help", KEY_HELP),
+	FUSE_OPT_KEY("-V", KEY_VERSION),
+	FUSE_OPT_KEY("--version", KEY_VERSION),
+	FUSE_OPT_KEY("--digests", KEY_DIGESTS),
+	FUSE_OPT_KEY("--manifest", KEY_MANIFEST),
+	FUSE_OPT_KEY("-v", KEY_VERBOSE),
+	FUSE_OPT_KEY("--verbose", KEY_VERBOSE),
+	FUSE_OPT_END
+};
+
+static int cli_proc(void *data, const char *arg, int key, struct fuse_args *out)
+{
+	struct cli *c = data;
+
+	(void)out;
+	switch (key) {
+	case KEY_HELP: c->help = 1; return 0;
+	case KEY_VERSION: c->version = 1; return 0;
+	case KEY_DIGESTS: c->digests = 1; return 0;
+	case KEY_MANIFEST: c->manifest = 1; return 0;
+	case KEY_VERBOSE: c->verbose = 1; return 0;
+	case KEY_RO: c->ro = 1; return 1;	/* FUSE mounts read-only too */
+	case FUSE_OPT_KEY_NONOPT:
+		switch (c->npos++) {
+		case 0: c->base = strdup(arg); return 0;
+		case 1: c->overlays = strdup(arg); return 0;
+		case 2: c->mountpoint = strdup(arg); return 0;
+		default:
+			hb_error("too many arguments: '%s' (see --help)", arg);
+			return -1;
+		}
+	default:
+		return 1;	/* FUSE's own option: pass on */
+	}
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"usage: hackbackfs [options] BASE OVERLAY[:OVERLAY...] MNT\n"
+"       hackbackfs --digests|--manifest [-o options] BASE OVERLAY[:OVERLAY...]\n"
+"       fusermount3 -u MNT                  (unmount)\n"
+"\n"
+"Serves MNT/hack-back: the raw disk image BASE with every file of the\n"
+"OVERLAY directories (later ones win) written into its ext2/3/4 file\n"
+"system, without copying BASE and without root.  Point gem5 at it.\n"
+"\n"
+"hackbackfs options:\n"
+"    -h, --help             print this help and FUSE's options, then exit\n"
+"    -V, --version          print the version, then exit\n"
+"    -v, --verbose          report progress on standard error\n"
+"    --digests              print the image's digests without mounting\n"
+"    --manifest             print MNT/hack-back.json without mounting\n"
+"    -o partition=N         use partition N (default: the only ext2/3/4 one)\n"
+"    -o partition=whole     the whole BASE is the file system\n"
+"    -o m5=PATH             install PATH as /sbin/m5 (mode 0755)\n"
+"    -o restore=FILE        put FILE in the restore slot\n"
+"                           (/" RESTORE_SLOT_PATH ", 1 MiB)\n"
+"    -o owner=UID:GID       owner of injected files (default 0:0)\n"
+"    -o keep_owner          keep the overlay files' owners\n"
+"    -o epoch=SECONDS       time stamp of injected metadata (default:\n"
+"                           $SOURCE_DATE_EPOCH, else the newest overlay mtime)\n"
+"    -o name=NAME           name of the image file (default hack-back)\n"
+"    -o ro                  read-only: writes fail with EROFS\n"
+"    -o cow=FILE            keep the guest's writes in FILE (reused on the\n"
+"                           next mount of the same image, refused otherwise)\n"
+"    -o cow_limit=SIZE      most guest writes held in memory without cow=\n"
+"                           (K, M, G suffixes; 0 = no limit; default 1G)\n"
+"    -o fullhash            fingerprint BASE by hashing all of it\n"
+"\n");
+}
+
+/* "123", "64K", "1G" -> bytes. */
+static int parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s || *s == '-')
+		return -EINVAL;
+	switch (*end) {
+	case 'k': case 'K': v <<= 10; end++; break;
+	case 'm': case 'M': v <<= 20; end++; break;
+	case 'g': case 'G': v <<= 30; end++; break;
+	case 't': case 'T': v <<= 40; end++; break;
+	}
+	if (*end == 'i' || *end == 'B')
+		end += (end[0] == 'i' && end[1] == 'B') ? 2 : 1;
+	if (*end)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static int parse_uint(const char *s, const char *opt, unsigned long long max,
+		      unsigned long long *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtoull(s, &end, 10);
+	if (errno || end == s || *end || *s == '-' || *out > max) {
+		hb_error("bad value for -o %s: '%s'", opt, s);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Fill the build options from the command line. */
+static int build_options(const struct cli *c, struct build_opts *o, uint64_t *cow_limit)
+{
+	unsigned long long v;
+
+	memset(o, 0, sizeof *o);
+	o->base = c->base;
+	o->overlays = c->overlays;
+	o->m5 = c->m5;
+	o->restore = c->restore;
+	o->keep_owner = c->keep_owner;
+	o->full_hash = c->full_hash;
+	o->partition = PARTITION_AUTO;
+	if (c->partition) {
+		if (strcmp(c->partition, "whole") == 0)
+			o->partition = PARTITION_WHOLE;
+		else if (parse_uint(c->partition, "partition", 128, &v) < 0 || v == 0) {
+			if (v == 0)
+				hb_error("bad value for -o partition: '%s' (partitions count from 1)",
+					 c->partition);
+			return -EINVAL;
+		} else
+			o->partition = (int)v;
+	}
+	if (c->owner) {
+		unsigned u, g;
+		char tail;
+		if (sscanf(c->owner, "%u:%u%c", &u, &g, &tail) != 2) {
+			hb_error("bad value for -o owner: '%s' (want UID:GID, numeric)", c->owner);
+			return -EINVAL;
+		}
+		o->uid = u;
+		o->gid = g;
+	}
+	if (c->owner && c->keep_owner) {
+		hb_error("-o owner and -o keep_owner exclude each other");
+		return -EINVAL;
+	}
+	if (c->epoch) {
+		if (parse_uint(c->epoch, "epoch", UINT32_MAX, &v) < 0)
+			return -EINVAL;
+		o->have_epoch = 1;
+		o->epoch = (int64_t)v;
+	}
+	*cow_limit = 1ull << 30;
+	if (c->cow_limit && parse_size(c->cow_limit, cow_limit) < 0) {
+		hb_error("bad value for -o cow_limit: '%s' (a size such as 512M or 2G)", c->cow_limit);
+		return -EINVAL;
+	}
+	if (c->name && (!*c->name || strchr(c->name, '/') || strcmp(c->name, ".") == 0 ||
+			strcmp(c->name, "..") == 0 || strlen(c->name) > 200)) {
+		hb_error("bad value for -o name: '%s' (a plain file name)", c->name);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int check_mountpoint(const char *mnt)
+{
+	struct stat st;
+	DIR *d;
+	struct dirent *de;
+	int empty = 1;
+
+	if (stat(mnt, &st) < 0) {
+		hb_error("mount point %s: %s", mnt, strerror(errno));
+		return -errno;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		hb_error("mount point %s is not a directory", mnt);
+		return -ENOTDIR;
+	}
+	d = opendir(mnt);
+	if (!d) {
+		hb_error("mount point %s: %s", mnt, strerror(errno));
+		return -errno;
+	}
+	while ((de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			empty = 0;
+	closedir(d);
+	if (!empty) {
+		hb_error("mount point %s is not empty", mnt);
+		return -ENOTEMPTY;
+	}
+	return 0;
+}
+
+/* Large overlays keep a descriptor per mapped file open. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+static void print_digests(const struct build *b)
+{
+	char hex[DIGEST_HEX_LEN];
+
+	digest_hex(b->base_fp, hex);
+	printf("base %s\n", hex);
+	digest_hex(b->ov.digest, hex);
+	printf("overlay %s\n", hex);
+	digest_hex(b->layout, hex);
+	printf("layout %s\n", hex);
+	digest_hex(b->digest, hex);
+	printf("digest %s\n", hex);
+}
+
+int main(int argc, char *argv[])
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct fuse_cmdline_opts fo;
+	struct cli c = { 0 };
+	struct build_opts bo;
+	struct build b;
+	struct fusefs *fs = NULL;
+	uint64_t cow_limit;
+	int r, status = 1;
+
+	memset(&fo, 0, sizeof fo);
+	if (fuse_opt_parse(&args, &c, cli_opts, cli_proc) != 0)
+		goto out;
+	if (c.help) {
+		usage(stdout);
+		printf("FUSE options:\n");
+		fuse_cmdline_help();
+		fuse_lib_help(&args);
+		status = 0;
+		goto out;
+	}
+	if (c.version) {
+		printf("hackbackfs %s (libfuse %s)\n", PACKAGE_VERSION, fuse_pkgversion());
+		status = 0;
+		goto out;
+	}
+	hb_set_verbose(c.verbose);
+	if (c.digests || c.manifest) {
+		if (c.npos != 2) {
+			hb_error("--%s takes BASE and OVERLAY (see --help)",
+				 c.digests ? "digests" : "manifest");
+			goto out;
+		}
+	} else if (c.npos != 3) {
+		hb_error("%s (usage: hackbackfs [options] BASE OVERLAY MNT; see --help)",
+			 c.npos == 0 ? "no base image given" : c.npos == 1 ? "no overlay directory given"
+								 : "no mount point given");
+		goto out;
+	}
+	if (build_options(&c, &bo, &cow_limit) < 0)
+		goto out;
+	raise_fd_limit();
+
+	if (c.digests || c.manifest) {
+		if (build_image(&bo, &b) < 0)
+			goto out;
+		if (c.digests)
+			print_digests(&b);
+		else
+			fputs(b.manifest, stdout);
+		build_free(&b);
+		status = 0;
+		goto out;
+	}
+
+	/* libfuse takes the mount point and -f/-d/-s from args. */
+	fuse_opt_add_arg(&args, c.mountpoint);
+	if (fuse_parse_cmdline(&args, &fo) != 0)
+		goto out;
+	if (check_mountpoint(c.mountpoint) < 0)
+		goto out;
+	struct fusefs_config cfg = {
+		.name = c.name ? c.name : "hack-back",
+		.mountpoint = fo.mountpoint,
+		.foreground = fo.foreground,
+		.singlethread = fo.singlethread,
+	};
+	if (fusefs_new(&fs, &cfg, &args) < 0)
+		goto out;
+	if (build_image(&bo, &b) < 0)
+		goto out;
+	r = image_freeze(b.img, cow_limit, c.ro);
+	if (r == 0 && c.cow)
+		r = image_attach_cow(b.img, c.cow, b.digest);
+	if (r == 0) {
+		hb_info("serving %s/%s (%" PRIu64 " bytes)", c.mountpoint, cfg.name, b.img->size);
+		r = fusefs_serve(fs, &b);
+	}
+	build_free(&b);
+	status = r < 0 ? 1 : 0;
+
+out:
+	fusefs_free(fs);
+	fuse_opt_free_args(&args);
+	free(fo.mountpoint);
+	free(c.partition); free(c.cow); free(c.cow_limit); free(c.owner); free(c.epoch);
+	free(c.name); free(c.m5); free(c.restore);
+	free(c.base); free(c.overlays); free(c.mountpoint);
+	return status;
+}

@@ -1,0 +1,59 @@
+/* build.h -- from options to a ready image: probe, scan, inject, identify.
+ *
+ * The one sequence that the program (mount and --digests) and the test
+ * helpers share.  Also composes the restore slot and the manifest, and
+ * computes the image's identity:
+ *
+ *   layout = SHA-256("hackbackfs layout v1", base fingerprint, partition,
+ *                    overlay digest, owner/epoch options, slot geometry)
+ *   digest = SHA-256("hackbackfs image v1", layout, slot bytes)
+ *
+ * Injection is deterministic, so equal identities mean equal bytes; two
+ * images that differ only in the restore script have equal layouts.
+ */
+#ifndef HB_BUILD_H
+#define HB_BUILD_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "digest.h"
+#include "image.h"
+#include "overlay.h"
+
+#define RESTORE_SLOT_PATH "var/lib/hack-back/restore.slot"
+#define RESTORE_SLOT_SIZE (1u << 20)
+#define RESTORE_SLOT_HEADER 64u	/* "hackback-restore-slot 1 LENGTH", space-padded, '\n' */
+#define M5_PATH "sbin/m5"
+
+struct build_opts {
+	const char *base;
+	const char *overlays;	/* "DIR[:DIR...]", later wins */
+	int partition;		/* see partition.h */
+	const char *m5;		/* host file installed at /sbin/m5, or NULL */
+	const char *restore;	/* host file put in the restore slot, or NULL */
+	int full_hash;		/* fingerprint the base by hashing all of it */
+	int have_epoch;		/* else SOURCE_DATE_EPOCH, else newest overlay mtime */
+	int64_t epoch;
+	int keep_owner;
+	uid_t uid;
+	gid_t gid;
+};
+
+struct build {
+	struct image *img;
+	struct overlay ov;
+	int64_t epoch;
+	unsigned char base_fp[DIGEST_LEN];
+	unsigned char layout[DIGEST_LEN];
+	unsigned char digest[DIGEST_LEN];
+	char *manifest;		/* JSON, NUL-terminated */
+	size_t manifest_len;
+};
+
+/* Build the image (left in its build phase: the caller freezes it).
+ * Returns 0 or a negative errno after one hb_error(). */
+int build_image(const struct build_opts *o, struct build *b);
+void build_free(struct build *b);
+
+#endif

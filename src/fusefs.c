@@ -1,0 +1,420 @@
+/* fusefs.c -- the FUSE front end (see fusefs.h).
+ *
+ * The namespace is fixed: "/", "/NAME" (the disk image, as large as the
+ * base) and "/NAME.json" (the manifest).  Nothing in it ever changes
+ * except through this mount, so the kernel may cache everything: the
+ * image is opened with keep_cache, attributes and entries never time out.
+ *
+ * gem5 reads one 512-byte sector per call through std::fstream; what makes
+ * that fast is the kernel page cache and readahead in front of us, with
+ * large requests (libfuse negotiates 1 MiB, max_pages 256).  Reads of
+ * bytes that come straight from a file (the base, or a mapped overlay
+ * file) are answered with fd-backed buffers, so libfuse can splice them
+ * to the kernel without a copy through this process.  Anything else is
+ * assembled in memory with image_read().
+ */
+#include "config.h"
+
+#define FUSE_USE_VERSION 35
+#include <fuse.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fusefs.h"
+#include "util.h"
+
+struct fusefs {
+	struct fuse *fuse;
+	struct fusefs_config cfg;
+	struct build *b;	/* set by fusefs_serve() */
+	char *json_name;	/* NAME.json */
+	uid_t uid;
+	gid_t gid;
+};
+
+enum node { NODE_NONE, NODE_ROOT, NODE_IMAGE, NODE_JSON };
+
+static struct fusefs *ctx(void)
+{
+	return fuse_get_context()->private_data;
+}
+
+static enum node lookup(const struct fusefs *fs, const char *path)
+{
+	if (strcmp(path, "/") == 0)
+		return NODE_ROOT;
+	if (path[0] == '/' && strcmp(path + 1, fs->cfg.name) == 0)
+		return NODE_IMAGE;
+	if (path[0] == '/' && strcmp(path + 1, fs->json_name) == 0)
+		return NODE_JSON;
+	return NODE_NONE;
+}
+
+static void *hb_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
+{
+	struct fusefs *fs = ctx();
+
+	cfg->kernel_cache = 1;
+	cfg->entry_timeout = cfg->attr_timeout = 86400.0;
+	cfg->negative_timeout = 86400.0;
+	cfg->use_ino = 1;
+	if (conn->capable & FUSE_CAP_SPLICE_WRITE)
+		conn->want |= FUSE_CAP_SPLICE_WRITE;
+	if (conn->capable & FUSE_CAP_SPLICE_MOVE)
+		conn->want |= FUSE_CAP_SPLICE_MOVE;
+	return fs;
+}
+
+static int hb_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
+{
+	struct fusefs *fs = ctx();
+	struct build *b = fs->b;
+
+	(void)fi;
+	memset(st, 0, sizeof *st);
+	st->st_uid = fs->uid;
+	st->st_gid = fs->gid;
+	st->st_mtime = st->st_ctime = st->st_atime = (time_t)b->epoch;
+	switch (lookup(fs, path)) {
+	case NODE_ROOT:
+		st->st_ino = 1;
+		st->st_mode = S_IFDIR | 0555;
+		st->st_nlink = 2;
+		return 0;
+	case NODE_IMAGE:
+		st->st_ino = 2;
+		st->st_mode = S_IFREG | (b->img->readonly ? 0444 : 0644);
+		st->st_nlink = 1;
+		st->st_size = (off_t)b->img->size;
+		st->st_blksize = 4096;
+		st->st_blocks = (blkcnt_t)((b->img->size + 511) / 512);
+		return 0;
+	case NODE_JSON:
+		st->st_ino = 3;
+		st->st_mode = S_IFREG | 0444;
+		st->st_nlink = 1;
+		st->st_size = (off_t)b->manifest_len;
+		return 0;
+	default:
+		return -ENOENT;
+	}
+}
+
+static int hb_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_t off,
+		      struct fuse_file_info *fi, enum fuse_readdir_flags flags)
+{
+	struct fusefs *fs = ctx();
+
+	(void)off;
+	(void)fi;
+	(void)flags;
+	if (lookup(fs, path) != NODE_ROOT)
+		return -ENOTDIR;
+	fill(buf, ".", NULL, 0, 0);
+	fill(buf, "..", NULL, 0, 0);
+	fill(buf, fs->cfg.name, NULL, 0, 0);
+	fill(buf, fs->json_name, NULL, 0, 0);
+	return 0;
+}
+
+static int hb_open(const char *path, struct fuse_file_info *fi)
+{
+	struct fusefs *fs = ctx();
+	enum node n = lookup(fs, path);
+	int writing = (fi->flags & O_ACCMODE) != O_RDONLY;
+
+	if (n == NODE_NONE)
+		return -ENOENT;
+	if (n == NODE_ROOT)
+		return -EISDIR;
+	if (writing && (n == NODE_JSON || fs->b->img->readonly))
+		return n == NODE_JSON ? -EACCES : -EROFS;
+	if (fi->flags & O_TRUNC)
+		return -EPERM;
+	fi->keep_cache = 1;
+	fi->fh = (uint64_t)n;
+	return 0;
+}
+
+static int read_json(struct fusefs *fs, struct fuse_bufvec **bufp, size_t size, off_t off)
+{
+	struct fuse_bufvec *bv = malloc(sizeof *bv);
+	size_t len = 0;
+	void *mem = NULL;
+
+	if (!bv)
+		return -ENOMEM;
+	if ((uint64_t)off < fs->b->manifest_len) {
+		len = HB_MIN(size, fs->b->manifest_len - (size_t)off);
+		mem = malloc(len);
+		if (!mem) {
+			free(bv);
+			return -ENOMEM;
+		}
+		memcpy(mem, fs->b->manifest + off, len);
+	}
+	*bv = FUSE_BUFVEC_INIT(len);
+	bv->buf[0].mem = mem;
+	*bufp = bv;
+	return 0;
+}
+
+static int hb_read_buf(const char *path, struct fuse_bufvec **bufp, size_t size, off_t off,
+		       struct fuse_file_info *fi)
+{
+	struct fusefs *fs = ctx();
+	struct image *img = fs->b->img;
+	struct image_seg segs[16];
+	struct fuse_bufvec *bv;
+	int n;
+
+	(void)path;
+	if (fi->fh == NODE_JSON)
+		return read_json(fs, bufp, size, off);
+	if ((uint64_t)off >= img->size)
+		size = 0;
+	else
+		size = (size_t)HB_MIN((uint64_t)size, img->size - (uint64_t)off);
+
+	/* All from files: hand libfuse descriptors to splice from. */
+	n = image_segments(img, (uint64_t)off, size, segs, HB_ARRAY_SIZE(segs));
+	if (n < 0)
+		return n;
+	size_t covered = 0;
+	int all_fd = 1;
+	for (int i = 0; i < n; i++) {
+		covered += segs[i].len;
+		all_fd &= segs[i].fd >= 0;
+	}
+	if (size > 0 && all_fd && covered == size) {
+		bv = malloc(sizeof *bv + (size_t)(n - 1) * sizeof bv->buf[0]);
+		if (!bv)
+			return -ENOMEM;
+		*bv = FUSE_BUFVEC_INIT(0);
+		bv->count = (size_t)n;
+		for (int i = 0; i < n; i++) {
+			bv->buf[i] = (struct fuse_buf){
+				.size = segs[i].len,
+				.flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK | FUSE_BUF_FD_RETRY,
+				.fd = segs[i].fd,
+				.pos = (off_t)segs[i].pos,
+			};
+		}
+		*bufp = bv;
+		return 0;
+	}
+
+	/* Mixed: assemble in memory (libfuse frees mem buffers itself). */
+	bv = malloc(sizeof *bv);
+	void *mem = malloc(size ? size : 1);
+	if (!bv || !mem) {
+		free(bv);
+		free(mem);
+		return -ENOMEM;
+	}
+	ssize_t r = image_read(img, mem, size, (uint64_t)off);
+	if (r < 0) {
+		free(bv);
+		free(mem);
+		return (int)r;
+	}
+	*bv = FUSE_BUFVEC_INIT((size_t)r);
+	bv->buf[0].mem = mem;
+	*bufp = bv;
+	return 0;
+}
+
+static int hb_write(const char *path, const char *buf, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	struct fusefs *fs = ctx();
+	ssize_t r;
+
+	(void)path;
+	if (fi->fh != NODE_IMAGE)
+		return -EACCES;
+	r = image_write(fs->b->img, buf, size, (uint64_t)off);
+	return r < 0 ? (int)r : (int)r;
+}
+
+static int hb_fsync(const char *path, int datasync, struct fuse_file_info *fi)
+{
+	(void)path;
+	(void)datasync;
+	(void)fi;
+	return image_flush(ctx()->b->img);
+}
+
+static int hb_flush(const char *path, struct fuse_file_info *fi)
+{
+	(void)path;
+	(void)fi;
+	return 0;	/* the cow file is flushed on fsync and at unmount */
+}
+
+static int hb_truncate(const char *path, off_t size, struct fuse_file_info *fi)
+{
+	struct fusefs *fs = ctx();
+
+	(void)fi;
+	if (lookup(fs, path) == NODE_IMAGE && (uint64_t)size == fs->b->img->size)
+		return 0;
+	return -EPERM;	/* a disk image keeps its size */
+}
+
+static int hb_statfs(const char *path, struct statvfs *sv)
+{
+	struct fusefs *fs = ctx();
+
+	(void)path;
+	memset(sv, 0, sizeof *sv);
+	sv->f_bsize = sv->f_frsize = 4096;
+	sv->f_blocks = (fs->b->img->size + fs->b->manifest_len + 4095) / 4096;
+	sv->f_files = 3;
+	sv->f_namemax = 255;
+	return 0;
+}
+
+/* Extended attributes of the image: its identity, as hex SHA-256. */
+static const struct {
+	const char *name;
+	size_t field;
+} xattrs[] = {
+	{ "user.hackback.digest", offsetof(struct build, digest) },
+	{ "user.hackback.layout", offsetof(struct build, layout) },
+};
+
+static int hb_getxattr(const char *path, const char *name, char *value, size_t size)
+{
+	struct fusefs *fs = ctx();
+	char hex[DIGEST_HEX_LEN];
+
+	if (lookup(fs, path) != NODE_IMAGE)
+		return -ENODATA;
+	for (size_t i = 0; i < HB_ARRAY_SIZE(xattrs); i++) {
+		if (strcmp(name, xattrs[i].name) != 0)
+			continue;
+		digest_hex((const unsigned char *)fs->b + xattrs[i].field, hex);
+		if (size == 0)
+			return DIGEST_HEX_LEN - 1;
+		if (size < DIGEST_HEX_LEN - 1)
+			return -ERANGE;
+		memcpy(value, hex, DIGEST_HEX_LEN - 1);
+		return DIGEST_HEX_LEN - 1;
+	}
+	return -ENODATA;
+}
+
+static int hb_listxattr(const char *path, char *list, size_t size)
+{
+	struct fusefs *fs = ctx();
+	size_t need = 0;
+
+	if (lookup(fs, path) != NODE_IMAGE)
+		return 0;
+	for (size_t i = 0; i < HB_ARRAY_SIZE(xattrs); i++)
+		need += strlen(xattrs[i].name) + 1;
+	if (size == 0)
+		return (int)need;
+	if (size < need)
+		return -ERANGE;
+	for (size_t i = 0; i < HB_ARRAY_SIZE(xattrs); i++) {
+		size_t len = strlen(xattrs[i].name) + 1;
+		memcpy(list, xattrs[i].name, len);
+		list += len;
+	}
+	return (int)need;
+}
+
+static void hb_destroy(void *data)
+{
+	struct fusefs *fs = data;
+
+	image_flush(fs->b->img);
+}
+
+static const struct fuse_operations hb_ops = {
+	.init = hb_init,
+	.destroy = hb_destroy,
+	.getattr = hb_getattr,
+	.readdir = hb_readdir,
+	.open = hb_open,
+	.read_buf = hb_read_buf,
+	.write = hb_write,
+	.flush = hb_flush,
+	.fsync = hb_fsync,
+	.truncate = hb_truncate,
+	.statfs = hb_statfs,
+	.getxattr = hb_getxattr,
+	.listxattr = hb_listxattr,
+};
+
+int fusefs_new(struct fusefs **out, const struct fusefs_config *cfg, struct fuse_args *args)
+{
+	struct fusefs *fs = calloc(1, sizeof *fs);
+
+	if (!fs)
+		return -ENOMEM;
+	fs->cfg = *cfg;
+	fs->uid = getuid();
+	fs->gid = getgid();
+	if (asprintf(&fs->json_name, "%s.json", cfg->name) < 0) {
+		free(fs);
+		return -ENOMEM;
+	}
+	fs->fuse = fuse_new(args, &hb_ops, sizeof hb_ops, fs);
+	if (!fs->fuse) {
+		/* libfuse has printed its own line (e.g. an unknown option). */
+		fusefs_free(fs);
+		return -EINVAL;
+	}
+	*out = fs;
+	return 0;
+}
+
+void fusefs_free(struct fusefs *fs)
+{
+	if (!fs)
+		return;
+	if (fs->fuse)
+		fuse_destroy(fs->fuse);
+	free(fs->json_name);
+	free(fs);
+}
+
+int fusefs_serve(struct fusefs *fs, struct build *b)
+{
+	struct fuse_session *se = fuse_get_session(fs->fuse);
+	int r;
+
+	fs->b = b;
+	if (fuse_mount(fs->fuse, fs->cfg.mountpoint) != 0) {
+		hb_error("cannot mount on %s (is fusermount3 installed and /dev/fuse usable?)",
+			 fs->cfg.mountpoint);
+		return -EIO;
+	}
+	if (fuse_daemonize(fs->cfg.foreground) != 0) {
+		hb_error("cannot go to the background");
+		fuse_unmount(fs->fuse);
+		return -EIO;
+	}
+	if (fuse_set_signal_handlers(se) != 0) {
+		fuse_unmount(fs->fuse);
+		return -EIO;
+	}
+	if (fs->cfg.singlethread) {
+		r = fuse_loop(fs->fuse);
+	} else {
+		struct fuse_loop_config lc = { .clone_fd = 0, .max_idle_threads = 8 };
+		r = fuse_loop_mt(fs->fuse, &lc);
+	}
+	fuse_remove_signal_handlers(se);
+	fuse_unmount(fs->fuse);
+	if (image_flush(b->img) < 0)
+		r = -EIO;
+	return r == 0 ? 0 : -EIO;
+}

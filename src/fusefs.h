@@ -1,0 +1,34 @@
+/* fusefs.h -- the FUSE front end: MNT/NAME (the image) and MNT/NAME.json.
+ *
+ * The only module that includes <fuse.h>.  Two steps, so that FUSE's own
+ * options are checked before the (possibly long) build and nothing is
+ * mounted until the image is ready:
+ *
+ *   fusefs_new()    parses FUSE's options from args (libfuse prints its one
+ *                   line for an unknown option); nothing mounted yet
+ *   fusefs_serve()  mounts, daemonizes unless foreground, serves until
+ *                   unmounted or signalled (SIGTERM, SIGINT, SIGHUP), then
+ *                   flushes the image and unmounts
+ *
+ * Both return 0 or a negative errno.
+ */
+#ifndef HB_FUSEFS_H
+#define HB_FUSEFS_H
+
+#include "build.h"
+
+struct fusefs_config {
+	const char *name;		/* the image file's name in MNT */
+	const char *mountpoint;
+	int foreground;
+	int singlethread;
+};
+
+struct fusefs;
+struct fuse_args;
+
+int fusefs_new(struct fusefs **out, const struct fusefs_config *cfg, struct fuse_args *args);
+int fusefs_serve(struct fusefs *fs, struct build *b);
+void fusefs_free(struct fusefs *fs);
+
+#endif
