@@ -237,8 +237,18 @@ static int store_unit(struct image *img, uint64_t unit, const unsigned char *dat
 	unsigned char rec[COW_RECORD];
 	ssize_t r;
 
-	if (!img->frozen)
+	if (!img->frozen) {
+		/* libext2fs rewrites every bitmap and group descriptor when it
+		 * closes, most of them unchanged: a unit equal to the base's
+		 * stays with the base (less memory, and reads of it splice). */
+		if (!delta_lookup(img->synth, unit, &src)) {
+			unsigned char old[DELTA_UNIT];
+			ssize_t got = hb_pread_full(img->base_fd, old, DELTA_UNIT, unit * DELTA_UNIT);
+			if (got == (ssize_t)DELTA_UNIT && memcmp(old, data, DELTA_UNIT) == 0)
+				return 0;
+		}
 		return delta_put(img->synth, unit, data);
+	}
 	if (img->cow_fd < 0)
 		return delta_put(img->cow, unit, data);
 
