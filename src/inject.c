@@ -593,11 +593,9 @@ static int inject_file(struct injector *in, const struct overlay_entry *e, ext2_
 		close(fd);
 	if (r < 0)
 		return r;
-	/* write_data's allocations wrote the inode's block map and i_blocks;
-	 * reread, then set what it does not know. */
-	err = read_large(fs, ino, &inode);
-	if (!err)
-		err = ext2fs_inode_size_set(fs, (struct ext2_inode *)&inode, e->size);
+	/* The allocations updated our copy of the inode (block map, i_blocks)
+	 * but do not always write it: it is the current one. */
+	err = ext2fs_inode_size_set(fs, (struct ext2_inode *)&inode, e->size);
 	if (!err) {
 		set_attrs(in, e, &inode, LINUX_S_IFREG);
 		err = write_large(fs, ino, &inode);

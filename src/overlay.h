@@ -33,20 +33,24 @@ struct overlay_entry {
 	int64_t mtime_sec;
 	long mtime_nsec;
 	/* Hard links inside one overlay directory: index of the first entry
-	 * (in sorted order) of the same host inode, or -1.  Only files. */
+	 * (in sorted order) of the same host inode, or -1.  Only files.
+	 * The first entry of a group has -1 itself. */
 	long link_leader;
 	unsigned char sha256[DIGEST_LEN];	/* content hash (files) */
-	/* Host inode of a file with several links, found by
-	 * overlay_add_dir(); 0 and 0 otherwise (overlay_add_file() entries
-	 * join no group).  Used only to compute link_leader; not hashed. */
+	/* Host inode of a file with several links, found by the
+	 * host_source-th overlay_add_dir() call (from 1); all 0 otherwise
+	 * (overlay_add_file() entries join no group).  Used only to compute
+	 * link_leader; not hashed. */
 	dev_t host_dev;
 	ino_t host_ino;
+	unsigned host_source;
 };
 
 struct overlay {
 	struct overlay_entry *entries;	/* sorted, see above */
 	size_t n;
 	uint64_t total_file_bytes;	/* sum of regular file sizes (leaders only) */
+	unsigned n_dirs;		/* overlay_add_dir() calls so far */
 	unsigned char digest[DIGEST_LEN];	/* valid after overlay_finish() */
 };
 
@@ -66,7 +70,11 @@ int overlay_add_dir(struct overlay *ov, const char *dir);
 /* Add (or replace) one regular file at image path dest (e.g. "sbin/m5")
  * with data from host_path.  mode == 0 keeps host_path's permission bits.
  * Missing parent directories of dest are added as directories with mode
- * 0755, uid/gid 0 and the file's mtime. */
+ * 0755, uid/gid 0 and the file's mtime.  The file itself is owned by
+ * uid/gid 0 too, takes host_path's mtime, and joins no hard-link group.
+ * host_path may be a symlink (it is followed); dest is normalised (extra
+ * '/' dropped; "." and ".." refused).  A parent that is a file or symlink
+ * in the overlay, or a directory at dest, is refused (-EINVAL). */
 int overlay_add_file(struct overlay *ov, const char *dest, const char *host_path, mode_t mode);
 
 /* Sort, resolve hard-link groups and compute the digest.  Must be called

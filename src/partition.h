@@ -31,8 +31,11 @@ struct partition {
  *   -EINVAL  not ext2/3/4 ("BASE partition 1 is xfs, not ext2/3/4";
  *            "BASE: no ext2/3/4 file system found"), or AUTO and several
  *            ext partitions ("... has 2 ext2/3/4 partitions (1, 2): choose
- *            one with -o partition=N")
- *   -EIO     read errors. */
+ *            one with -o partition=N"), or the chosen partition runs past
+ *            the end of the file ("BASE partition 1 (bytes A..B) runs past
+ *            the end of the file (N bytes)")
+ *   -EIO     read errors.
+ * libblkid reads fd with lseek and read: its file position moves. */
 int partition_probe(int fd, const char *path, int which, struct partition *out);
 
 #endif

@@ -1,0 +1,766 @@
+/* overlay.c -- scan host directories into a sorted list of entries.
+ *
+ * The list in struct overlay is kept sorted by path (strcmp) and free of
+ * duplicates after every call, so lookups are a bsearch at any time:
+ *
+ *   overlay_add_dir   walks one directory into a private array (lstat,
+ *                     never following a symlink on the host), sorts it,
+ *                     then merges it into the list in one pass; on an
+ *                     equal path the new entry wins.  Conflicts are
+ *                     found in a first pass, so a refused directory
+ *                     leaves the list as it was.
+ *   overlay_add_file  inserts one file and its missing parents (a few
+ *                     memmoves: it is called for a handful of files).
+ *   overlay_finish    resolves hard-link groups, which need the final
+ *                     indices, and hashes the list.
+ *
+ * Content is hashed while scanning, streamed through digest_fd_range(),
+ * so the digest covers the bytes and not just the metadata.  A file with
+ * several links is read once per scan: later names of the same inode copy
+ * the first one's hash and metadata.  Hard-link groups never span two
+ * overlay directories (entries remember which add_dir call found them).
+ *
+ * The digest encoding (version string, count, then per entry path, type,
+ * mode, uid, gid, mtime, size, and the content hash plus link leader, or
+ * the symlink target) leaves out host paths and inode numbers, so the
+ * same tree copied elsewhere hashes the same.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "overlay.h"
+#include "util.h"
+
+#define OVERLAY_FORMAT "hackbackfs overlay v1"
+
+/* A growable array of entries (the walk's private list). */
+struct entries {
+	struct overlay_entry *v;
+	size_t n, cap;
+};
+
+static void entry_free(struct overlay_entry *e)
+{
+	free(e->path);
+	free(e->host_path);
+	free(e->target);
+}
+
+static void entries_free(struct entries *es)
+{
+	size_t i;
+
+	for (i = 0; i < es->n; i++)
+		entry_free(&es->v[i]);
+	free(es->v);
+	es->v = NULL;
+	es->n = es->cap = 0;
+}
+
+/* Append a zeroed entry; returns it or NULL (out of memory). */
+static struct overlay_entry *entries_push(struct entries *es)
+{
+	if (es->n == es->cap) {
+		size_t cap = es->cap ? 2 * es->cap : 64;
+		struct overlay_entry *v = realloc(es->v, cap * sizeof *v);
+
+		if (v == NULL)
+			return NULL;
+		es->v = v;
+		es->cap = cap;
+	}
+	memset(&es->v[es->n], 0, sizeof es->v[0]);
+	es->v[es->n].link_leader = -1;
+	return &es->v[es->n++];
+}
+
+static int entry_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct overlay_entry *)a)->path,
+		      ((const struct overlay_entry *)b)->path);
+}
+
+static int key_cmp(const void *key, const void *b)
+{
+	return strcmp(key, ((const struct overlay_entry *)b)->path);
+}
+
+static const char *type_name(enum overlay_type t)
+{
+	switch (t) {
+	case OVERLAY_DIR:
+		return "directory";
+	case OVERLAY_FILE:
+		return "file";
+	case OVERLAY_SYMLINK:
+		return "symlink";
+	}
+	return "?";
+}
+
+static const char *refused_type(mode_t m)
+{
+	if (S_ISFIFO(m))
+		return "a fifo";
+	if (S_ISSOCK(m))
+		return "a socket";
+	if (S_ISCHR(m))
+		return "a character device";
+	if (S_ISBLK(m))
+		return "a block device";
+	return "of an unknown file type";
+}
+
+static void set_meta(struct overlay_entry *e, const struct stat *st)
+{
+	e->mode = st->st_mode & 07777;
+	e->uid = st->st_uid;
+	e->gid = st->st_gid;
+	e->mtime_sec = (int64_t)st->st_mtim.tv_sec;
+	e->mtime_nsec = st->st_mtim.tv_nsec;
+}
+
+/* Open host (a regular file, not through a symlink when nofollow), take
+ * its metadata from the open file and hash its content. */
+static int hash_file(struct overlay_entry *e, const char *host, int nofollow,
+		     struct stat *st)
+{
+	CLEANUP_CLOSE int fd = -1;
+	int r;
+
+	fd = open(host, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK |
+		  (nofollow ? O_NOFOLLOW : 0));
+	if (fd < 0) {
+		r = -errno;
+		hb_error("%s: %s", host, strerror(-r));
+		return r;
+	}
+	if (fstat(fd, st) != 0) {
+		r = -errno;
+		hb_error("%s: %s", host, strerror(-r));
+		return r;
+	}
+	if (!S_ISREG(st->st_mode)) {
+		hb_error("%s: not a regular file", host);
+		return -EINVAL;
+	}
+	r = digest_fd_range(fd, 0, (uint64_t)st->st_size, e->sha256);
+	if (r < 0) {
+		hb_error("%s: cannot read: %s%s", host, strerror(-r),
+			 r == -EIO ? " (did the file change while it was read?)" : "");
+		return r;
+	}
+	e->size = (uint64_t)st->st_size;
+	return 0;
+}
+
+static int read_link(const char *host, size_t hint, char **out)
+{
+	size_t size = hint + 1 > 256 ? hint + 1 : 256;
+
+	for (;;) {
+		char *buf = malloc(size);
+		ssize_t n;
+
+		if (buf == NULL) {
+			hb_error("%s: out of memory", host);
+			return -ENOMEM;
+		}
+		n = readlink(host, buf, size);
+		if (n < 0) {
+			int r = -errno;
+
+			free(buf);
+			hb_error("%s: readlink: %s", host, strerror(-r));
+			return r;
+		}
+		if ((size_t)n < size) {
+			buf[n] = '\0';
+			*out = buf;
+			return 0;
+		}
+		free(buf);
+		size *= 2;
+	}
+}
+
+/* The scan of one overlay directory. */
+struct walk {
+	struct entries es;
+	unsigned source;	/* this overlay_add_dir() call, from 1 */
+	size_t *linked;		/* indices in es of files with st_nlink > 1 */
+	size_t nlinked, caplinked;
+};
+
+/* Take hash, size and metadata from an earlier name of the same inode in
+ * this walk: one inode, one set of values, even if the file changes
+ * while it is scanned. */
+static int copy_linked(struct walk *w, struct overlay_entry *e)
+{
+	size_t i;
+
+	for (i = 0; i < w->nlinked; i++) {
+		const struct overlay_entry *o = &w->es.v[w->linked[i]];
+
+		if (o->host_dev == e->host_dev && o->host_ino == e->host_ino) {
+			memcpy(e->sha256, o->sha256, DIGEST_LEN);
+			e->size = o->size;
+			e->mode = o->mode;
+			e->uid = o->uid;
+			e->gid = o->gid;
+			e->mtime_sec = o->mtime_sec;
+			e->mtime_nsec = o->mtime_nsec;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static int remember_linked(struct walk *w, size_t idx)
+{
+	if (w->nlinked == w->caplinked) {
+		size_t cap = w->caplinked ? 2 * w->caplinked : 16;
+		size_t *v = realloc(w->linked, cap * sizeof *v);
+
+		if (v == NULL)
+			return -ENOMEM;
+		w->linked = v;
+		w->caplinked = cap;
+	}
+	w->linked[w->nlinked++] = idx;
+	return 0;
+}
+
+static int walk_dir(struct walk *w, const char *host_dir, const char *rel);
+
+/* Add host (at image path rel) and, for a directory, what is below it. */
+static int walk_one(struct walk *w, const char *host, const char *rel)
+{
+	struct overlay_entry *e;
+	struct stat st;
+	int r;
+
+	if (lstat(host, &st) != 0) {
+		r = -errno;
+		hb_error("%s: %s", host, strerror(-r));
+		return r;
+	}
+	if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode)) {
+		hb_error("%s: is %s: an overlay holds only files, directories and symlinks",
+			 host, refused_type(st.st_mode));
+		return -EINVAL;
+	}
+	e = entries_push(&w->es);
+	if (e == NULL || (e->path = strdup(rel)) == NULL) {
+		hb_error("%s: out of memory", host);
+		return -ENOMEM;
+	}
+	set_meta(e, &st);
+
+	if (S_ISDIR(st.st_mode)) {
+		e->type = OVERLAY_DIR;
+		return walk_dir(w, host, rel);
+	}
+	if (S_ISLNK(st.st_mode)) {
+		e->type = OVERLAY_SYMLINK;
+		r = read_link(host, (size_t)st.st_size, &e->target);
+		if (r < 0)
+			return r;
+		e->size = strlen(e->target);
+		return 0;
+	}
+
+	e->type = OVERLAY_FILE;
+	e->host_path = strdup(host);
+	if (e->host_path == NULL) {
+		hb_error("%s: out of memory", host);
+		return -ENOMEM;
+	}
+	if (st.st_nlink > 1) {
+		e->host_dev = st.st_dev;
+		e->host_ino = st.st_ino;
+		e->host_source = w->source;
+		if (copy_linked(w, e))
+			return 0;
+	}
+	/* Metadata from the opened file, so it matches the hashed bytes. */
+	r = hash_file(e, host, 1, &st);
+	if (r < 0)
+		return r;
+	set_meta(e, &st);
+	if (e->host_source != 0 && remember_linked(w, w->es.n - 1) < 0) {
+		hb_error("%s: out of memory", host);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int walk_dir(struct walk *w, const char *host_dir, const char *rel)
+{
+	DIR *dp;
+	struct dirent *de;
+	char **names = NULL;
+	size_t n = 0, cap = 0, i;
+	int r = 0;
+
+	/* Read the names first and close the directory, so that the depth
+	 * of the tree costs no file descriptors. */
+	dp = opendir(host_dir);
+	if (dp == NULL) {
+		r = -errno;
+		hb_error("%s: cannot read directory: %s", host_dir, strerror(-r));
+		return r;
+	}
+	for (;;) {
+		size_t len;
+
+		errno = 0;
+		de = readdir(dp);
+		if (de == NULL) {
+			if (errno != 0) {
+				r = -errno;
+				hb_error("%s: cannot read directory: %s", host_dir, strerror(-r));
+			}
+			break;
+		}
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		len = strlen(de->d_name);
+		if (len > OVERLAY_NAME_MAX) {
+			hb_error("%s/%s: name is %zu bytes long, longer than the %d bytes "
+				 "ext2/3/4 allows", host_dir, de->d_name, len, OVERLAY_NAME_MAX);
+			r = -EINVAL;
+			break;
+		}
+		if (n == cap) {
+			char **v;
+
+			cap = cap ? 2 * cap : 32;
+			v = realloc(names, cap * sizeof *v);
+			if (v == NULL) {
+				r = -ENOMEM;
+				break;
+			}
+			names = v;
+		}
+		names[n] = strdup(de->d_name);
+		if (names[n] == NULL) {
+			r = -ENOMEM;
+			break;
+		}
+		n++;
+	}
+	closedir(dp);
+	if (r == -ENOMEM)
+		hb_error("%s: out of memory", host_dir);
+
+	/* Sorted only so that errors and hard-link leaders found during the
+	 * walk do not depend on readdir order; the list is sorted again. */
+	if (r == 0 && n > 1)
+		qsort(names, n, sizeof *names, name_cmp);
+	for (i = 0; i < n && r == 0; i++) {
+		char *host = NULL, *path = NULL;
+
+		if (asprintf(&host, "%s/%s", host_dir, names[i]) < 0)
+			host = NULL;
+		if (asprintf(&path, "%s%s%s", rel, rel[0] ? "/" : "", names[i]) < 0)
+			path = NULL;
+		if (host == NULL || path == NULL) {
+			hb_error("%s: out of memory", host_dir);
+			r = -ENOMEM;
+		} else
+			r = walk_one(w, host, path);
+		free(host);
+		free(path);
+	}
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	return r;
+}
+
+void overlay_init(struct overlay *ov)
+{
+	memset(ov, 0, sizeof *ov);
+}
+
+/* Merge the sorted, duplicate-free list src into ov (also sorted): equal
+ * paths take src's entry.  src's entries are moved, its array freed. */
+static int merge(struct overlay *ov, struct entries *src, const char *dir)
+{
+	struct overlay_entry *out;
+	size_t i = 0, j = 0, k = 0;
+
+	/* Refuse first, so that a conflict changes nothing. */
+	while (i < ov->n && j < src->n) {
+		int c = strcmp(ov->entries[i].path, src->v[j].path);
+
+		if (c == 0 && (ov->entries[i].type == OVERLAY_DIR) !=
+			      (src->v[j].type == OVERLAY_DIR)) {
+			hb_error("%s/%s: a %s cannot replace the %s of an earlier overlay",
+				 dir, src->v[j].path, type_name(src->v[j].type),
+				 type_name(ov->entries[i].type));
+			return -EINVAL;
+		}
+		if (c <= 0)
+			i++;
+		if (c >= 0)
+			j++;
+	}
+
+	out = malloc((ov->n + src->n + 1) * sizeof *out);
+	if (out == NULL) {
+		hb_error("%s: out of memory", dir);
+		return -ENOMEM;
+	}
+	i = j = 0;
+	while (i < ov->n || j < src->n) {
+		int c = i == ov->n ? 1 : j == src->n ? -1 :
+			strcmp(ov->entries[i].path, src->v[j].path);
+
+		if (c < 0)
+			out[k++] = ov->entries[i++];
+		else {
+			if (c == 0)
+				entry_free(&ov->entries[i++]);
+			out[k++] = src->v[j++];
+		}
+	}
+	free(ov->entries);
+	ov->entries = out;
+	ov->n = k;
+	free(src->v);
+	src->v = NULL;
+	src->n = src->cap = 0;
+	return 0;
+}
+
+int overlay_add_dir(struct overlay *ov, const char *dir)
+{
+	struct walk w = { .es = { NULL, 0, 0 }, .source = ov->n_dirs + 1 };
+	struct stat st;
+	int r;
+
+	/* The overlay root itself may be a symlink (a command-line path);
+	 * only what is below it is never followed. */
+	if (stat(dir, &st) != 0) {
+		r = -errno;
+		hb_error("%s: overlay directory: %s", dir, strerror(-r));
+		return r;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		hb_error("%s: overlay is not a directory", dir);
+		return -ENOTDIR;
+	}
+	r = walk_dir(&w, dir, "");
+	free(w.linked);
+	if (r == 0) {
+		if (w.es.n > 1)
+			qsort(w.es.v, w.es.n, sizeof *w.es.v, entry_cmp);
+		r = merge(ov, &w.es, dir);
+	}
+	if (r == 0)
+		ov->n_dirs++;
+	entries_free(&w.es);
+	return r;
+}
+
+/* Normalise an image path: drop leading, trailing and doubled '/';
+ * refuse "." and "..", empty paths and over-long components. */
+static int normalise(const char *dest, char **out)
+{
+	char *p = malloc(strlen(dest) + 1), *o = p;
+	const char *s = dest;
+
+	if (p == NULL) {
+		hb_error("%s: out of memory", dest);
+		return -ENOMEM;
+	}
+	while (*s) {
+		size_t len;
+
+		while (*s == '/')
+			s++;
+		len = strcspn(s, "/");
+		if (len == 0)
+			break;
+		if ((len == 1 && s[0] == '.') || (len == 2 && s[0] == '.' && s[1] == '.')) {
+			hb_error("%s: '.' and '..' are not allowed in an image path", dest);
+			free(p);
+			return -EINVAL;
+		}
+		if (len > OVERLAY_NAME_MAX) {
+			hb_error("%s: a name is %zu bytes long, longer than the %d bytes "
+				 "ext2/3/4 allows", dest, len, OVERLAY_NAME_MAX);
+			free(p);
+			return -EINVAL;
+		}
+		if (o != p)
+			*o++ = '/';
+		memcpy(o, s, len);
+		o += len;
+		s += len;
+	}
+	*o = '\0';
+	if (o == p) {
+		hb_error("'%s': empty image path", dest);
+		free(p);
+		return -EINVAL;
+	}
+	*out = p;
+	return 0;
+}
+
+/* Insert e (whose path is not in ov) at its sorted place. */
+static int insert(struct overlay *ov, const struct overlay_entry *e)
+{
+	struct overlay_entry *v = realloc(ov->entries, (ov->n + 1) * sizeof *v);
+	size_t lo = 0, hi;
+
+	if (v == NULL)
+		return -ENOMEM;
+	ov->entries = v;
+	hi = ov->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (strcmp(v[mid].path, e->path) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	memmove(&v[lo + 1], &v[lo], (ov->n - lo) * sizeof *v);
+	v[lo] = *e;
+	ov->n++;
+	return 0;
+}
+
+int overlay_add_file(struct overlay *ov, const char *dest, const char *host_path, mode_t mode)
+{
+	CLEANUP_FREE char *path = NULL;
+	struct overlay_entry e = { .type = OVERLAY_FILE, .link_leader = -1 };
+	struct overlay_entry *old;
+	struct stat st;
+	char *slash;
+	int r;
+
+	r = normalise(dest, &path);
+	if (r < 0)
+		return r;
+
+	/* Check every parent before changing anything. */
+	for (slash = strchr(path, '/'); slash; slash = strchr(slash + 1, '/')) {
+		const struct overlay_entry *p;
+
+		*slash = '\0';
+		p = overlay_find(ov, path);
+		if (p && p->type != OVERLAY_DIR) {
+			hb_error("%s: %s is a %s in the overlay, not a directory",
+				 dest, path, type_name(p->type));
+			*slash = '/';
+			return -EINVAL;
+		}
+		*slash = '/';
+	}
+	old = (struct overlay_entry *)overlay_find(ov, path);
+	if (old && old->type == OVERLAY_DIR) {
+		hb_error("%s: a file cannot replace the directory of an earlier overlay", dest);
+		return -EINVAL;
+	}
+
+	/* A file named on the command line may be a symlink to a build
+	 * output: follow it, unlike symlinks inside an overlay directory. */
+	r = hash_file(&e, host_path, 0, &st);
+	if (r < 0)
+		return r;
+	set_meta(&e, &st);
+	/* Explicit files go to system paths (/sbin/m5, /root): owned by
+	 * root, whoever runs hackbackfs. */
+	e.uid = 0;
+	e.gid = 0;
+	if (mode != 0)
+		e.mode = mode & 07777;
+
+	for (slash = strchr(path, '/'); slash; slash = strchr(slash + 1, '/')) {
+		struct overlay_entry d = {
+			.type = OVERLAY_DIR, .mode = 0755, .link_leader = -1,
+			.mtime_sec = e.mtime_sec, .mtime_nsec = e.mtime_nsec,
+		};
+
+		*slash = '\0';
+		if (overlay_find(ov, path) == NULL) {
+			d.path = strdup(path);
+			if (d.path == NULL || insert(ov, &d) < 0) {
+				free(d.path);
+				*slash = '/';
+				hb_error("%s: out of memory", dest);
+				return -ENOMEM;
+			}
+		}
+		*slash = '/';
+	}
+
+	e.path = strdup(path);
+	e.host_path = strdup(host_path);
+	if (e.path == NULL || e.host_path == NULL) {
+		entry_free(&e);
+		hb_error("%s: out of memory", dest);
+		return -ENOMEM;
+	}
+	old = (struct overlay_entry *)overlay_find(ov, path);
+	if (old) {
+		entry_free(old);
+		*old = e;
+		return 0;
+	}
+	if (insert(ov, &e) < 0) {
+		entry_free(&e);
+		hb_error("%s: out of memory", dest);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Hard links: order the multiply-linked files by overlay directory and
+ * host inode, then by index, so that each group's first entry in path
+ * order leads it.  Two overlay directories never share a group: they
+ * are independent sources, whatever the host's inodes say. */
+struct link_key {
+	unsigned source;
+	dev_t dev;
+	ino_t ino;
+	size_t idx;
+};
+
+static int link_cmp(const void *a, const void *b)
+{
+	const struct link_key *x = a, *y = b;
+
+	if (x->source != y->source)
+		return x->source < y->source ? -1 : 1;
+	if (x->dev != y->dev)
+		return x->dev < y->dev ? -1 : 1;
+	if (x->ino != y->ino)
+		return x->ino < y->ino ? -1 : 1;
+	return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+static int resolve_links(struct overlay *ov)
+{
+	struct link_key *k;
+	size_t n = 0, i, leader = 0;
+
+	for (i = 0; i < ov->n; i++)
+		ov->entries[i].link_leader = -1;
+	k = malloc((ov->n + 1) * sizeof *k);
+	if (k == NULL) {
+		hb_error("overlay: out of memory");
+		return -ENOMEM;
+	}
+	for (i = 0; i < ov->n; i++) {
+		const struct overlay_entry *e = &ov->entries[i];
+
+		if (e->type == OVERLAY_FILE && e->host_source != 0)
+			k[n++] = (struct link_key){ e->host_source, e->host_dev, e->host_ino, i };
+	}
+	if (n > 1)
+		qsort(k, n, sizeof *k, link_cmp);
+	for (i = 0; i < n; i++) {
+		if (i == 0 || k[i].source != k[i - 1].source ||
+		    k[i].dev != k[i - 1].dev || k[i].ino != k[i - 1].ino)
+			leader = k[i].idx;
+		else
+			ov->entries[k[i].idx].link_leader = (long)leader;
+	}
+	free(k);
+	return 0;
+}
+
+static int hash_entries(struct overlay *ov)
+{
+	struct digest *d;
+	size_t i;
+	int r;
+
+	r = digest_new(&d);
+	if (r < 0)
+		goto fail;
+	r = digest_str(d, OVERLAY_FORMAT);
+	if (r == 0)
+		r = digest_u64(d, ov->n);
+	for (i = 0; i < ov->n && r == 0; i++) {
+		const struct overlay_entry *e = &ov->entries[i];
+		static const char code[] = { [OVERLAY_DIR] = 'd', [OVERLAY_FILE] = 'f',
+					     [OVERLAY_SYMLINK] = 'l' };
+
+		if ((r = digest_str(d, e->path)) < 0 ||
+		    (r = digest_u64(d, (uint64_t)code[e->type])) < 0 ||
+		    (r = digest_u64(d, e->mode)) < 0 ||
+		    (r = digest_u64(d, e->uid)) < 0 ||
+		    (r = digest_u64(d, e->gid)) < 0 ||
+		    (r = digest_u64(d, (uint64_t)e->mtime_sec)) < 0 ||
+		    (r = digest_u64(d, (uint64_t)e->mtime_nsec)) < 0 ||
+		    (r = digest_u64(d, e->size)) < 0)
+			break;
+		if (e->type == OVERLAY_FILE) {
+			if ((r = digest_bytes(d, e->sha256, DIGEST_LEN)) < 0)
+				break;
+			r = digest_u64(d, (uint64_t)(int64_t)e->link_leader);
+		} else if (e->type == OVERLAY_SYMLINK)
+			r = digest_str(d, e->target);
+	}
+	if (r < 0) {
+		digest_free(d);
+		goto fail;
+	}
+	r = digest_final(d, ov->digest);
+	if (r == 0)
+		return 0;
+fail:
+	hb_error("overlay: cannot compute the digest: %s", strerror(-r));
+	return r;
+}
+
+int overlay_finish(struct overlay *ov)
+{
+	size_t i;
+	int r;
+
+	/* The list is kept sorted by every add; nothing to sort here. */
+	r = resolve_links(ov);
+	if (r < 0)
+		return r;
+	ov->total_file_bytes = 0;
+	for (i = 0; i < ov->n; i++)
+		if (ov->entries[i].type == OVERLAY_FILE && ov->entries[i].link_leader < 0)
+			ov->total_file_bytes += ov->entries[i].size;
+	return hash_entries(ov);
+}
+
+const struct overlay_entry *overlay_find(const struct overlay *ov, const char *path)
+{
+	if (ov->n == 0)
+		return NULL;
+	return bsearch(path, ov->entries, ov->n, sizeof *ov->entries, key_cmp);
+}
+
+void overlay_free(struct overlay *ov)
+{
+	size_t i;
+
+	for (i = 0; i < ov->n; i++)
+		entry_free(&ov->entries[i]);
+	free(ov->entries);
+	overlay_init(ov);
+}
