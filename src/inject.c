@@ -718,6 +718,11 @@ int inject_overlay(struct image *img, const struct overlay *ov, const struct inj
 	errcode_t err;
 	int r;
 
+	if (opts->epoch < 1) {
+		/* libext2fs reads fs->now == 0 as "use the clock". */
+		hb_error("inject: the epoch must be at least 1 (got %" PRId64 ")", opts->epoch);
+		return -EINVAL;
+	}
 	r = open_fs(img, &in.fs);
 	if (r < 0)
 		return r;

@@ -1,0 +1,27 @@
+#!/bin/sh
+# tools/deps.sh -- install the Debian/Ubuntu packages needed to build
+# hackbackfs and run `make check'.  Needs root or sudo; run from anywhere.
+#
+# One list, so that CI (.ci/run), the README and a developer's machine all
+# agree.  Add a package here, in the group that needs it.
+set -eu
+
+HB_DEPS="
+	build-essential autoconf automake libtool pkg-config
+	libfuse3-dev fuse3 libext2fs-dev comerr-dev libblkid-dev libssl-dev
+	check
+	e2fsprogs fdisk attr util-linux mount python3
+	coreutils diffutils findutils tar dosfstools
+"
+
+if [ "$(id -u)" -eq 0 ]; then
+	SUDO=
+else
+	SUDO=sudo
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+# shellcheck disable=SC2086  # word splitting of the lists is wanted
+$SUDO apt-get update
+# shellcheck disable=SC2086
+$SUDO apt-get install -y --no-install-recommends $HB_DEPS
