@@ -19,6 +19,7 @@
 #include <fuse.h>
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -334,7 +335,8 @@ static void hb_destroy(void *data)
 {
 	struct fusefs *fs = data;
 
-	image_flush(fs->b->img);
+	if (fs->b && fs->b->img)
+		image_flush(fs->b->img);
 }
 
 static const struct fuse_operations hb_ops = {
@@ -414,7 +416,14 @@ int fusefs_serve(struct fusefs *fs, struct build *b)
 	}
 	fuse_remove_signal_handlers(se);
 	fuse_unmount(fs->fuse);
-	if (image_flush(b->img) < 0)
+	/* libfuse returns the number of the signal that ended the loop:
+	 * SIGTERM, SIGINT and SIGHUP are a clean shutdown. */
+	if (r == SIGTERM || r == SIGINT || r == SIGHUP)
+		r = 0;
+	int fr = image_flush(b->img);
+	if (fr < 0) {
+		hb_error("flushing the cow file: %s", strerror(-fr));
 		r = -EIO;
+	}
 	return r == 0 ? 0 : -EIO;
 }

@@ -26,6 +26,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -296,8 +297,12 @@ static ssize_t write_locked(struct image *img, const void *buf, size_t len, uint
 			data = tmp;
 		}
 		r = store_unit(img, unit, data);
-		if (r < 0)
-			return r;
+		if (r < 0) {
+			/* Report what was written, as write(2) does; the
+			 * caller sees the error on its next call. */
+			size_t done = (size_t)(p - (const unsigned char *)buf);
+			return done ? (ssize_t)done : r;
+		}
 		p += piece;
 		off += piece;
 	}
@@ -435,6 +440,13 @@ int image_attach_cow(struct image *img, const char *path, const unsigned char id
 		hb_error("cow file %s is not a regular file", path);
 		close(fd);
 		return -EINVAL;
+	}
+	/* One mount at a time: two would append over each other's records. */
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		r = -errno;
+		hb_error("cow file %s is in use by another mount", path);
+		close(fd);
+		return r == -EWOULDBLOCK ? -EBUSY : r;
 	}
 	img->cow_id = delta_add_file(img->cow, fd);
 	if (img->cow_id < 0) {

@@ -365,6 +365,8 @@ int main(int argc, char *argv[])
 		hb_info("serving %s/%s (%" PRIu64 " bytes)", c.mountpoint, cfg.name, b.img->size);
 		r = fusefs_serve(fs, &b);
 	}
+	fusefs_free(fs);	/* before the image it serves */
+	fs = NULL;
 	build_free(&b);
 	status = r < 0 ? 1 : 0;
 

@@ -1,0 +1,113 @@
+#!/bin/sh
+# tests/mount-user.sh -- the point of the program: a user without root
+# mounts the image (through the setuid fusermount3), reads it (e2fsck -fn
+# as that user on the mounted file), writes to it (in memory), and unmounts
+# it with fusermount3 -u.  The daemon runs as the user, the image belongs
+# to the user, its bytes equal those of root's mount of the same inputs,
+# and nothing stays mounted or running afterwards.
+#
+# Needs root to create the throwaway user (hbfs-test, removed again if this
+# test added it).  Skips when fusermount3 is not setuid root.  Where
+# /dev/fuse is not usable by other users (0600 in some containers) the
+# test runs in a private mount namespace of its own with a 0666 node bound
+# over /dev/fuse; nothing outside that namespace changes.
+if [ -z "${HB_FUSE_NS:-}" ] && [ "$(id -u)" -eq 0 ] && [ -c /dev/fuse ] &&
+	[ $((0$(stat -c %a /dev/fuse) & 6)) -ne 6 ] &&
+	command -v unshare >/dev/null 2>&1 && unshare -m true 2>/dev/null; then
+	HB_FUSE_NS=1 exec unshare -m --propagation private sh "$0" "$@"
+fi
+. "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
+. "$top_srcdir/tests/mount-lib.sh"
+
+requires_root
+requires mke2fs sfdisk e2fsck setpriv useradd userdel id cmp
+fm=$(command -v fusermount3)
+if [ ! -u "$fm" ] || [ "$(stat -L -c %u "$fm")" -ne 0 ]; then
+	skip "$fm is not setuid root"
+fi
+
+if [ -n "${HB_FUSE_NS:-}" ]; then
+	# Our own namespace: a 0666 node for the same device over /dev/fuse.
+	mkdir "$tmp/dev"
+	mount -t tmpfs -o mode=0755 hbfs-dev "$tmp/dev" || skip "cannot mount a tmpfs for /dev/fuse"
+	mknod -m 0666 "$tmp/dev/fuse" c "$((0x$(stat -c %t /dev/fuse)))" "$((0x$(stat -c %T /dev/fuse)))" ||
+		skip "cannot make a device node"
+	mount --bind "$tmp/dev/fuse" /dev/fuse || skip "cannot bind a node over /dev/fuse"
+	echo "note: /dev/fuse is not usable by other users here: using a private mount namespace"
+fi
+
+user=hbfs-test
+if ! id "$user" >/dev/null 2>&1; then
+	useradd -M -r -U -d /nonexistent -s /bin/sh "$user" || fail "useradd $user failed"
+	# after the mounts and daemons are gone (on_exit runs this first)
+	on_exit "_hb_mount_cleanup; userdel $user"
+fi
+uid=$(id -u "$user")
+gid=$(id -g "$user")
+[ "$uid" -ne 0 ] || fail "$user is root"
+
+# as_user CMD...: run CMD as the user, with a home of its own.
+as_user()
+{
+	env -i PATH="$PATH" HOME="$tmp/u" LC_ALL=C \
+		setpriv --reuid="$uid" --regid="$gid" --init-groups "$@"
+}
+
+as_user sh -c ': <>/dev/fuse' 2>/dev/null || skip "/dev/fuse is not usable by $user"
+
+# Everything the user touches lives in $tmp/u, the user's.
+chmod 0711 "$tmp"
+u=$tmp/u
+mkdir -m 0755 "$u"
+make_base ext4 "$u/base.img" mbr
+make_overlay "$u/ov"
+mkdir "$u/mnt"
+chown -R "$uid:$gid" "$u"
+base_sum=$(sha256_of "$u/base.img")
+off=$(base_offset mbr)
+
+# Root's mount of the same inputs, for the bytes.
+mkdir "$tmp/rootmnt"
+mount_hb "$u/base.img" "$u/ov" "$tmp/rootmnt"
+root_sum=$(sha256_of "$tmp/rootmnt/hack-back")
+unmount_hb "$tmp/rootmnt"
+
+# ---- mount ----------------------------------------------------------------------------
+as_user "$HB" "$u/base.img" "$u/ov" "$u/mnt" 2>"$tmp/user.err" ||
+	fail "hackbackfs as $user failed: $(cat "$tmp/user.err")"
+is_mounted "$u/mnt" || fail "hackbackfs as $user exited 0 but $u/mnt is not mounted"
+pid=$(hb_daemon_pid "$u/mnt") || fail "no hackbackfs serves $u/mnt"
+echo "$pid" >>"$tmp/hb.pids"
+[ "$(awk '/^Uid:/ { print $2, $3 }' "/proc/$pid/status")" = "$uid $uid" ] ||
+	fail "the daemon runs as $(grep '^Uid:' "/proc/$pid/status")"
+# The mount is the user's: fusermount3 records user_id in the options.
+grep -F " $u/mnt " /proc/self/mountinfo | grep -q "user_id=$uid," ||
+	fail "mount options: $(grep -F " $u/mnt " /proc/self/mountinfo)"
+echo "ok: $user mounted $u/mnt (daemon pid $pid runs as uid $uid)"
+
+# ---- read and write as the user --------------------------------------------------------
+as_user stat -c '%u:%g %s' "$u/mnt/hack-back" >"$tmp/stat" 2>&1 || fail "stat as $user: $(cat "$tmp/stat")"
+[ "$(cat "$tmp/stat")" = "$uid:$gid $(stat -c %s "$u/base.img")" ] ||
+	fail "the image as $user sees it: $(cat "$tmp/stat"), want $uid:$gid and BASE's size"
+as_user e2fsck -fn "$u/mnt/hack-back?offset=$off" >"$tmp/e2fsck.log" 2>&1 ||
+	{ cat "$tmp/e2fsck.log" >&2; fail "e2fsck -fn as $user on the mounted image is not clean"; }
+as_user sha256sum "$u/mnt/hack-back" >"$tmp/sum" 2>&1 || fail "reading as $user: $(cat "$tmp/sum")"
+[ "$(cut -d' ' -f1 "$tmp/sum")" = "$root_sum" ] || fail "$user's mount serves other bytes than root's"
+as_user cat "$u/mnt/hack-back.json" >"$tmp/manifest.json" || fail "reading hack-back.json as $user"
+python3 -m json.tool "$tmp/manifest.json" >/dev/null || fail "hack-back.json does not parse"
+echo "ok: $user reads the image: e2fsck -fn clean, same bytes as root's mount"
+
+printf 'written by the user' >"$tmp/data"
+chmod 0644 "$tmp/data"
+as_user dd if="$tmp/data" of="$u/mnt/hack-back" bs=1 seek=4096 conv=notrunc status=none ||
+	fail "writing as $user failed"
+[ "$(as_user dd if="$u/mnt/hack-back" bs=1 skip=4096 count=19 status=none)" = 'written by the user' ] ||
+	fail "the user's write does not read back"
+echo "ok: $user writes to the image"
+
+# ---- unmount as the user -----------------------------------------------------------------
+as_user fusermount3 -u "$u/mnt" 2>"$tmp/umount.err" || fail "fusermount3 -u as $user: $(cat "$tmp/umount.err")"
+! is_mounted "$u/mnt" || fail "$u/mnt still mounted after the user's fusermount3 -u"
+wait_gone "$pid" || fail "the daemon (pid $pid) still runs after the unmount"
+[ "$(sha256_of "$u/base.img")" = "$base_sum" ] || fail "BASE was modified"
+echo "ok: $user unmounted; the daemon is gone, BASE unchanged"
