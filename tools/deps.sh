@@ -12,6 +12,7 @@ HB_DEPS="
 	check
 	e2fsprogs fdisk attr util-linux mount python3
 	coreutils diffutils findutils tar dosfstools
+	debootstrap qemu-system-x86 ca-certificates
 "
 
 if [ "$(id -u)" -eq 0 ]; then

@@ -1,0 +1,265 @@
+#!/bin/sh
+# Real-guest test of the hack-back image.
+#
+#   tests/guest/boot.sh HACKBACKFS        boot images served by hackbackfs
+#   tests/guest/boot.sh --direct          no hackbackfs: bake the overlay, the
+#                                         m5 stand-in and a restore slot into
+#                                         the image with mke2fs -d (validates
+#                                         the guest side and the boot path)
+#
+# For each of two restore scripts (each prints its own marker) the image is
+# booted under qemu-system-x86_64 (TCG by default) with the disk snapshot=on,
+# and the serial log must show: root autologin on ttyS0 ran /root/.bashrc, the
+# m5 checkpoint step ran, the restore script's marker (and not the other's),
+# and m5 exit. With hackbackfs, the two mounts' user.hackback.layout xattrs
+# must be equal and their user.hackback.digest xattrs must differ.
+# --direct adds a third boot checking that `m5 readfile` wins over the slot.
+#
+# Environment:
+#   HACKBACK_GUEST_CACHE    where the Debian image is cached (default:
+#                           tests/guest/cache next to HACKBACKFS, or under $PWD)
+#   HACKBACK_GUEST_TIMEOUT  seconds per boot (default 240; a TCG boot takes ~30)
+#   HACKBACK_QEMU_ACCEL     qemu accelerator (default tcg; "kvm" is faster)
+#   HACKBACK_QEMU_CPU       qemu -cpu (default max under tcg, host under kvm)
+#   HACKBACK_GUEST_KEEP=1   keep the work dir (logs, mounts' dirs) on success
+#
+# Exit: 0 pass, 1 fail, 77 skip (missing tool, not root for debootstrap).
+set -eu
+
+here=$(cd "$(dirname "$0")" && pwd)
+srcdir=$(cd "$here/../.." && pwd)
+overlay=$srcdir/overlays/hack-back
+PATH=$PATH:/usr/sbin:/sbin
+
+say() { printf 'boot.sh: %s\n' "$*" >&2; }
+skip() { say "SKIP: $*"; exit 77; }
+fail() { say "FAIL: $*"; failed=$((failed + 1)); }
+
+mode=hackbackfs
+case ${1:-} in
+    --direct) mode=direct ;;
+    '' | -h | --help) sed -n '2,28p' "$0"; exit 2 ;;
+    *) hackbackfs=$(readlink -f "$1")
+       [ -x "$hackbackfs" ] || { say "not an executable: $1"; exit 1; } ;;
+esac
+
+need() { command -v "$1" >/dev/null 2>&1 || skip "$1 not found (package $2)"; }
+need qemu-system-x86_64 qemu-system-x86
+need debootstrap debootstrap
+need timeout coreutils
+if [ "$mode" = hackbackfs ]; then
+    need getfattr attr
+    need fusermount3 fuse3
+    [ -e /dev/fuse ] || skip "/dev/fuse missing"
+else
+    need mke2fs e2fsprogs
+fi
+
+if [ -n "${HACKBACK_GUEST_CACHE:-}" ]; then cache=$HACKBACK_GUEST_CACHE
+elif [ "$mode" = hackbackfs ]; then cache=$(dirname "$hackbackfs")/tests/guest/cache
+else cache=$PWD/tests/guest/cache
+fi
+timeout_s=${HACKBACK_GUEST_TIMEOUT:-240}
+accel=${HACKBACK_QEMU_ACCEL:-tcg}
+case $accel in kvm*) cpu=host ;; *) cpu=max ;; esac
+cpu=${HACKBACK_QEMU_CPU:-$cpu}
+
+t0=$(date +%s)
+rc=0
+img=$("$here/build-image.sh" "$cache") || rc=$?
+[ "$rc" = 0 ] || exit "$rc"
+t1=$(date +%s)
+say "guest image: $img ($((t1 - t0)) s)"
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/hackback-boot.XXXXXX")
+mounts=""
+failed=0
+cleanup() {
+    for m in $mounts; do
+        fusermount3 -u "$m" 2>/dev/null || fusermount3 -uz "$m" 2>/dev/null || true
+    done
+    if [ "$failed" = 0 ] && [ "${HACKBACK_GUEST_KEEP:-0}" != 1 ]; then
+        rm -rf "$work"
+    else
+        say "work dir kept: $work"
+    fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Two restore scripts. The markers are computed by the guest, so the literal
+# marker never appears in the script text (an echo of the script is no pass).
+# Each also prints the SHA-256 of the file it runs from: the guest must have
+# recovered the script byte for byte.
+cat >"$work/restore-a.sh" <<'EOF'
+#!/bin/sh
+echo "HACKBACK-RESTORE-MARKER-$((6 * 7))-alpha"
+echo "script-sha256: $(sha256sum <"$0")"
+EOF
+# No #! line, trailing blank lines: run with /bin/sh, bytes must survive.
+printf '%s\n' 'echo "HACKBACK-RESTORE-MARKER-$((6 * 9))-beta"' \
+    'echo "script-sha256: $(sha256sum <"$0")"' '' '' >"$work/restore-b.sh"
+printf '#!/bin/sh\necho "HACKBACK-READFILE-MARKER-$((7 * 7))"\n' >"$work/readfile.sh"
+marker_a=HACKBACK-RESTORE-MARKER-42-alpha
+marker_b=HACKBACK-RESTORE-MARKER-54-beta
+marker_rf=HACKBACK-READFILE-MARKER-49
+marker_none='hack-back: NO RESTORE SCRIPT'
+
+# boot DISK LOG [EXPECT SEND]: boot the raw image, serial console to LOG, until
+# the guest powers off (m5 exit) or the timeout. With EXPECT, type SEND on the
+# serial console once EXPECT has appeared in the log.
+dead=0
+boot() {
+    if [ "$dead" = 1 ]; then
+        fail "$(basename "$2" .log): not booted, an earlier guest never reached its kernel"
+        : >"$2"
+        return 0
+    fi
+    bs=$(date +%s)
+    brc=0
+    feeder=""
+    if [ -n "${3:-}" ]; then
+        mkfifo "$2.in"
+        (
+            i=0
+            while ! grep -q "$3" "$2" 2>/dev/null && [ $i -lt "$timeout_s" ]; do
+                sleep 1; i=$((i + 1))
+            done
+            sleep 2
+            printf '%s\n' "$4"
+            exec sleep "$timeout_s"     # keep the console's input open
+        ) >"$2.in" &
+        feeder=$!
+        exec 8<"$2.in"
+    else
+        exec 8</dev/null
+    fi
+    timeout "$timeout_s" qemu-system-x86_64 \
+        -machine pc,accel="$accel" -cpu "$cpu" -smp 2 -m 1024 \
+        -nodefaults -display none -monitor none -no-reboot \
+        -chardev stdio,id=ser0,signal=off -serial chardev:ser0 \
+        -kernel "$img/vmlinuz" -initrd "$img/initrd.img" \
+        -append "$(cat "$img/cmdline")" \
+        -drive file="$1",format=raw,if=ide,snapshot=on \
+        <&8 >"$2" 2>"$2.qemu" || brc=$?
+    exec 8<&-
+    if [ -n "$feeder" ]; then
+        kill "$feeder" 2>/dev/null || true
+        wait "$feeder" 2>/dev/null || true
+    fi
+    be=$(date +%s)
+    say "boot of $(basename "$2" .log): $((be - bs)) s, qemu exit $brc"
+    if [ "$brc" = 124 ]; then
+        fail "$(basename "$2"): timed out after $timeout_s s"
+        # Not even a kernel message: QEMU itself is broken here, stop wasting time.
+        grep -q 'Linux version' "$2" || dead=1
+    fi
+    [ "$brc" = 0 ] || [ "$brc" = 124 ] || { cat "$2.qemu" >&2; fail "qemu exited $brc"; }
+    return 0
+}
+
+# check LOG SCRIPT|- WANT_MARKER NOT_MARKER...
+check() {
+    log=$1 script=$2 want=$3
+    shift 3
+    n=$(basename "$log" .log)
+    before=$failed
+    if [ "$script" != - ]; then
+        sum=$(sha256sum <"$script" | cut -c1-64)
+        grep -q "script-sha256: $sum" "$log" || fail "$n: the guest's copy of the script differs (want sha256 $sum)"
+    fi
+    grep -q 'hack-back: taking the checkpoint' "$log" || fail "$n: .bashrc did not run on ttyS0"
+    grep -q 'm5-standin: checkpoint' "$log" || fail "$n: no m5 checkpoint"
+    grep -q 'hack-back: resumed after the checkpoint' "$log" || fail "$n: did not resume"
+    grep -q "$want" "$log" || fail "$n: marker $want missing"
+    for not in "$@"; do
+        ! grep -q "$not" "$log" || fail "$n: unexpected marker $not"
+    done
+    grep -q 'M5-STANDIN-EXIT' "$log" || fail "$n: no m5 exit"
+    if [ "$failed" != "$before" ]; then
+        say "--- last lines of $log ---"
+        tail -n 40 "$log" | tr -d '\r' >&2
+    else
+        say "$n: ok (checkpoint, $want, m5 exit)"
+    fi
+}
+
+if [ "$mode" = direct ]; then
+    # Bake overlay + stand-in + slot into a copy of the tree, as hackbackfs
+    # would inject them, and make a fresh disk with mke2fs -d.
+    mkdisk_for() { # NAME RESTORE_SCRIPT [READFILE_SCRIPT]
+        r=$work/$1.root
+        ts=$(date +%s)
+        cp -a "$img/rootfs" "$r"
+        cp -R --preserve=mode,timestamps "$overlay/." "$r/"
+        install -m 0755 "$here/m5-standin.sh" "$r/sbin/m5"   # follows /sbin -> usr/sbin
+        mkdir -p "$r/var/lib/hack-back"
+        "$here/make-slot.sh" "$2" "$r/var/lib/hack-back/restore.slot"
+        [ -z "${3:-}" ] || install -m 0644 "$3" "$r/etc/m5-standin.readfile"
+        "$here/mkdisk.sh" "$r" "$work/$1.img" "$(($(stat -c %s "$img/disk.img") / 1048576))"
+        rm -rf "$r"
+        say "$1.img made in $(($(date +%s) - ts)) s"
+    }
+    mkdisk_for a "$work/restore-a.sh"
+    mkdisk_for b "$work/restore-b.sh"
+    mkdisk_for rf "$work/restore-a.sh" "$work/readfile.sh"
+    mkdisk_for none ""
+    boot "$work/a.img" "$work/a.log"
+    check "$work/a.log" "$work/restore-a.sh" "$marker_a" "$marker_b"
+    rm -f "$work/a.img"
+    boot "$work/b.img" "$work/b.log"
+    check "$work/b.log" "$work/restore-b.sh" "$marker_b" "$marker_a"
+    rm -f "$work/b.img"
+    boot "$work/rf.img" "$work/rf.log"
+    check "$work/rf.log" - "$marker_rf" "$marker_a"
+    rm -f "$work/rf.img"
+    # Empty slot, empty readfile: the guest says so and leaves a shell; typing
+    # "exit" there must end in m5 exit.
+    boot "$work/none.img" "$work/none.log" "$marker_none" exit
+    check "$work/none.log" - "$marker_none" "$marker_a" "$marker_b" "restore script exited"
+    rm -f "$work/none.img"
+else
+    for n in a b none; do
+        m=$work/mnt-$n
+        mkdir "$m"
+        opts="m5=$here/m5-standin.sh"
+        [ "$n" = none ] || opts="$opts,restore=$work/restore-$n.sh"
+        "$hackbackfs" -o "$opts" \
+            "$img/disk.img" "$overlay" "$m" 2>"$work/hackbackfs-$n.err" || {
+            cat "$work/hackbackfs-$n.err" >&2
+            fail "hackbackfs mount $n failed"
+            exit 1
+        }
+        mounts="$mounts $m"
+        i=0
+        while [ ! -e "$m/hack-back" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+        [ -e "$m/hack-back" ] || { fail "$m/hack-back did not appear"; exit 1; }
+    done
+    xa() { getfattr --absolute-names -n "user.hackback.$1" --only-values "$work/mnt-$2/hack-back" || true; }
+    la=$(xa layout a) lb=$(xa layout b) ln=$(xa layout none)
+    da=$(xa digest a) db=$(xa digest b)
+    say "layout a=$la b=$lb none=$ln"
+    say "digest a=$da b=$db"
+    [ -n "$la" ] && [ "$la" = "$lb" ] || fail "user.hackback.layout differs between the two restore scripts"
+    [ "$la" = "$ln" ] || fail "user.hackback.layout differs between a restore script and none"
+    [ -n "$da" ] && [ "$da" != "$db" ] || fail "user.hackback.digest is the same for two restore scripts"
+    # hackbackfs --digests must print the same identities without mounting.
+    want=$(printf 'layout %s\ndigest %s' "$la" "$da")
+    got=$("$hackbackfs" --digests -o "m5=$here/m5-standin.sh,restore=$work/restore-a.sh" \
+        "$img/disk.img" "$overlay" 2>&1 | grep -E '^(layout|digest) ' || true)
+    [ "$got" = "$want" ] || fail "hackbackfs --digests printed '$got', the mount has '$want'"
+    boot "$work/mnt-a/hack-back" "$work/a.log"
+    check "$work/a.log" "$work/restore-a.sh" "$marker_a" "$marker_b"
+    boot "$work/mnt-b/hack-back" "$work/b.log"
+    check "$work/b.log" "$work/restore-b.sh" "$marker_b" "$marker_a"
+    boot "$work/mnt-none/hack-back" "$work/none.log" "$marker_none" exit
+    check "$work/none.log" - "$marker_none" "$marker_a" "$marker_b" "restore script exited"
+fi
+
+t2=$(date +%s)
+say "total $((t2 - t0)) s (image $((t1 - t0)) s, boots $((t2 - t1)) s)"
+if [ "$failed" != 0 ]; then
+    say "FAILED"
+    exit 1
+fi
+say "PASS"
