@@ -448,13 +448,6 @@ int image_attach_cow(struct image *img, const char *path, const unsigned char id
 		close(fd);
 		return r == -EWOULDBLOCK ? -EBUSY : r;
 	}
-	img->cow_id = delta_add_file(img->cow, fd);
-	if (img->cow_id < 0) {
-		close(fd);
-		return img->cow_id;
-	}
-	img->cow_fd = fd;
-
 	if (st.st_size == 0) {
 		memset(hdr, 0, sizeof hdr);
 		memcpy(hdr, COW_MAGIC, 8);
@@ -463,22 +456,31 @@ int image_attach_cow(struct image *img, const char *path, const unsigned char id
 		memcpy(hdr + 24, id, 32);
 		r = (int)hb_pwrite_full(fd, hdr, sizeof hdr, 0);
 		if (r < 0 || fsync(fd) < 0) {
-			hb_error("cow file %s: %s", path, strerror(r < 0 ? -r : errno));
-			return r < 0 ? r : -errno;
+			r = r < 0 ? r : -errno;
+			hb_error("cow file %s: %s", path, strerror(-r));
+			close(fd);
+			return r;
 		}
-		img->cow_next = COW_HEADER;
-		return 0;
-	}
-	if (hb_pread_full(fd, hdr, sizeof hdr, 0) != (ssize_t)sizeof hdr ||
-	    memcmp(hdr, COW_MAGIC, 8) != 0 || get_le(hdr + 8, 4) != DELTA_UNIT) {
+	} else if (hb_pread_full(fd, hdr, sizeof hdr, 0) != (ssize_t)sizeof hdr ||
+		   memcmp(hdr, COW_MAGIC, 8) != 0 || get_le(hdr + 8, 4) != DELTA_UNIT) {
 		hb_error("cow file %s is not a hackbackfs cow file (remove it or choose another)", path);
+		close(fd);
 		return -EINVAL;
-	}
-	if (get_le(hdr + 16, 8) != img->size || memcmp(hdr + 24, id, 32) != 0) {
+	} else if (get_le(hdr + 16, 8) != img->size || memcmp(hdr + 24, id, 32) != 0) {
 		hb_error("cow file %s holds writes for another image (different base, overlay or options); "
 			 "remove it or choose another file", path);
+		close(fd);
 		return -EEXIST;
 	}
+
+	/* Only a file that is ours is written to from here on. */
+	img->cow_id = delta_add_file(img->cow, fd);
+	if (img->cow_id < 0) {
+		close(fd);
+		return img->cow_id;
+	}
+	img->cow_fd = fd;
+	img->cow_next = COW_HEADER;
 	return cow_load(img, path, (uint64_t)st.st_size);
 }
 

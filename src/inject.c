@@ -106,8 +106,8 @@ static errcode_t read_symlink(ext2_filsys fs, ext2_ino_t ino, char *buf, size_t 
 	return 0;
 }
 
-/* Resolve path (relative to dir) inside the image, following symlinks in
- * every component, confined to the image root.  shown is the overlay path
+/* Resolve path (relative to dir) to a directory inside the image, following
+ * symlinks in every component, confined to the image root.  shown is the overlay path
  * for messages.  Returns 0 with *out, -ENOENT when a component is missing
  * (no message), or another negative errno with a message. */
 static int resolve(struct injector *in, ext2_ino_t dir, const char *path,
@@ -167,7 +167,7 @@ static int resolve(struct injector *in, ext2_ino_t dir, const char *path,
 			if (err)
 				return fs_error(in, shown, "reading inode", err);
 		}
-		if (*end && !LINUX_S_ISDIR(inode.i_mode)) {
+		if (!LINUX_S_ISDIR(inode.i_mode)) {
 			hb_error("overlay path %s runs through %.*s, which is not a directory in the image",
 				 shown, (int)(end - path), path);
 			return -ENOTDIR;
@@ -181,29 +181,37 @@ static int resolve(struct injector *in, ext2_ino_t dir, const char *path,
 
 /* ---- inode helpers -------------------------------------------------------- */
 
+/* The *_extra word of an ext4 time stamp: nanoseconds << 2, and in the low
+ * two bits the epoch bits that carry seconds past 2038 (ext4's encoding:
+ * the bits above the signed 32-bit value). */
+static uint32_t time_extra(int64_t sec, long nsec)
+{
+	uint32_t ebits = (uint32_t)(((uint64_t)sec - (uint64_t)(int64_t)(int32_t)sec) >> 32) & 3;
+
+	return ((uint32_t)nsec << 2) | ebits;
+}
+
 /* Owner, mode, times of an injected inode. */
 static void set_attrs(struct injector *in, const struct overlay_entry *e,
 		      struct ext2_inode_large *inode, uint16_t type)
 {
 	uid_t uid = in->opts->keep_owner ? e->uid : in->opts->uid;
 	gid_t gid = in->opts->keep_owner ? e->gid : in->opts->gid;
-	uint32_t epoch = (uint32_t)in->opts->epoch;
 
 	inode->i_mode = (uint16_t)(type | (e->mode & 07777));
 	inode->i_uid = (uint16_t)uid;
 	ext2fs_set_i_uid_high(*inode, uid >> 16);
 	inode->i_gid = (uint16_t)gid;
 	ext2fs_set_i_gid_high(*inode, gid >> 16);
-	inode->i_atime = inode->i_ctime = epoch;
+	inode->i_atime = inode->i_ctime = (uint32_t)in->opts->epoch;
 	inode->i_mtime = (uint32_t)e->mtime_sec;
 	inode->i_generation = 0;
 	if (EXT2_INODE_SIZE(in->fs->super) > EXT2_GOOD_OLD_INODE_SIZE &&
 	    inode->i_extra_isize >= 24) {
-		/* nanoseconds << 2, epoch bits for dates past 2038 */
-		uint32_t ebits = (uint32_t)(((uint64_t)e->mtime_sec - (int32_t)e->mtime_sec) >> 32) & 3;
-		inode->i_mtime_extra = ((uint32_t)e->mtime_nsec << 2) | ebits;
-		inode->i_atime_extra = inode->i_ctime_extra = inode->i_crtime_extra = 0;
-		inode->i_crtime = epoch;
+		inode->i_mtime_extra = time_extra(e->mtime_sec, e->mtime_nsec);
+		inode->i_atime_extra = inode->i_ctime_extra = time_extra(in->opts->epoch, 0);
+		inode->i_crtime = (uint32_t)in->opts->epoch;
+		inode->i_crtime_extra = time_extra(in->opts->epoch, 0);
 	}
 }
 
@@ -295,8 +303,9 @@ static errcode_t alloc_blocks(ext2_filsys fs, ext2_ino_t ino, struct ext2_inode_
 /* Make the image range of logical blocks [start, start + n) hold the
  * file's bytes: mapped to the file when file_id >= 0, else copied from
  * data (n blocks, zero-padded). */
-static int place_blocks(struct injector *in, ext2_ino_t ino, struct ext2_inode_large *inode,
-			blk64_t start, blk64_t n, int file_id, const unsigned char *data)
+static int place_blocks(struct injector *in, const char *path, ext2_ino_t ino,
+			struct ext2_inode_large *inode, blk64_t start, blk64_t n, int file_id,
+			const unsigned char *data)
 {
 	ext2_filsys fs = in->fs;
 	uint64_t bs = fs->blocksize;
@@ -308,8 +317,10 @@ static int place_blocks(struct injector *in, ext2_ino_t ino, struct ext2_inode_l
 		uint64_t off;
 		int r;
 		errcode_t err = ext2fs_bmap2(fs, ino, (struct ext2_inode *)inode, NULL, 0, b, NULL, &phys);
-		if (err || phys == 0)
-			return err ? (int)err : -EIO;
+		if (!err && phys == 0)
+			err = EXT2_ET_BAD_BLOCK_NUM;	/* just allocated: cannot be a hole */
+		if (err)
+			return fs_error(in, path, "mapping a block", err);
 		/* Extend over physically contiguous blocks. */
 		while (b + run < start + n &&
 		       !ext2fs_bmap2(fs, ino, (struct ext2_inode *)inode, NULL, 0, b + run, NULL, &next) &&
@@ -389,16 +400,16 @@ static int write_data(struct injector *in, const struct overlay_entry *e, int fd
 				break;
 			}
 			if (file_id < 0) {
-				r = place_blocks(in, ino, inode, first + i, j - i, -1, buf + i * bs);
+				r = place_blocks(in, e->path, ino, inode, first + i, j - i, -1, buf + i * bs);
 			} else {
 				/* Whole blocks are mapped; a last, partial block
 				 * is copied with its zero padding. */
 				uint64_t whole = (first + j) * bs > e->size ? j - 1 : j;
 				if (whole > i)
-					r = place_blocks(in, ino, inode, first + i, whole - i,
+					r = place_blocks(in, e->path, ino, inode, first + i, whole - i,
 							 file_id, NULL);
 				if (r == 0 && whole < j)
-					r = place_blocks(in, ino, inode, first + whole, j - whole,
+					r = place_blocks(in, e->path, ino, inode, first + whole, j - whole,
 							 -1, buf + whole * bs);
 			}
 			i = j;
@@ -682,6 +693,7 @@ static int open_fs(struct image *img, ext2_filsys *out)
 	ext2_filsys fs;
 	errcode_t err;
 
+	initialize_ext2_error_table();	/* readable error_message()s */
 	e2io_name(img, name, sizeof name);
 	err = ext2fs_open2(name, NULL, EXT2_FLAG_RW | EXT2_FLAG_64BITS, 0, 0, e2io_manager, &fs);
 	if (err == EXT2_ET_UNSUPP_FEATURE || err == EXT2_ET_RO_UNSUPP_FEATURE) {
