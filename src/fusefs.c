@@ -10,7 +10,8 @@
  * large requests (libfuse negotiates 1 MiB, max_pages 256).  Reads of
  * bytes that come straight from a file (the base, or a mapped overlay
  * file) are answered with fd-backed buffers, so libfuse can splice them
- * to the kernel without a copy through this process.  Anything else is
+ * to the kernel without a copy through this process (copied, not moved:
+ * see hb_init).  Anything else is
  * assembled in memory with image_read().
  */
 #include "config.h"
@@ -65,8 +66,10 @@ static void *hb_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	cfg->use_ino = 1;
 	if (conn->capable & FUSE_CAP_SPLICE_WRITE)
 		conn->want |= FUSE_CAP_SPLICE_WRITE;
-	if (conn->capable & FUSE_CAP_SPLICE_MOVE)
-		conn->want |= FUSE_CAP_SPLICE_MOVE;
+	/* Moving spliced pages into our page cache takes them from the base
+	 * file's and drops the readahead marker with them: the kernel then
+	 * restarts every readahead window at 16 KiB (measured in bench/). */
+	conn->want &= ~FUSE_CAP_SPLICE_MOVE;
 	return fs;
 }
 
