@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "checkutil.h"
 #include "delta.h"
 #include "util.h"
 
@@ -621,11 +622,5 @@ static Suite *delta_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(delta_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return cu_main("check_delta", delta_suite(), NULL);
 }

@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "checkutil.h"
 #include "delta.h"
 #include "digest.h"
 #include "image.h"
@@ -39,18 +40,6 @@ static unsigned char *orig;	/* the base file's bytes */
 static unsigned char *shadow;	/* what the image must read as */
 static unsigned char orig_hash[DIGEST_LEN];
 static struct image *img;
-
-static void run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void run(const char *fmt, ...)
-{
-	char cmd[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof cmd, fmt, ap);
-	va_end(ap);
-	ck_assert_msg(system(cmd) == 0, "command failed: %s", cmd);
-}
 
 static void hash_file(const char *path, unsigned char out[DIGEST_LEN])
 {
@@ -88,10 +77,10 @@ static void setup(void)
 	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
 	snprintf(base_path, sizeof base_path, "%s/base.img", tmpdir);
 	snprintf(cow_path, sizeof cow_path, "%s/writes.cow", tmpdir);
-	run("mke2fs -q -F -t ext4 '%s' %uk >/dev/null 2>&1", base_path, BASE_KIB);
-	run("truncate -s +%u '%s'", BASE_TAIL, base_path);
+	cu_run("mke2fs -q -F -t ext4 '%s' %uk >/dev/null 2>&1", base_path, BASE_KIB);
+	cu_run("truncate -s +%u '%s'", BASE_TAIL, base_path);
 	/* Some non-zero bytes in the tail, so that reads there mean something. */
-	run("printf 'tail-of-the-base' | dd of='%s' bs=1 seek=%llu conv=notrunc status=none",
+	cu_run("printf 'tail-of-the-base' | dd of='%s' bs=1 seek=%llu conv=notrunc status=none",
 	    base_path, (unsigned long long)(BASE_SIZE - 20));
 
 	orig = malloc(BASE_SIZE);
@@ -276,7 +265,7 @@ START_TEST(test_open_refuses)
 	ck_assert_ptr_nonnull(strstr(hb_last_error(), "missing"));
 	ck_assert_int_lt(image_open(&other, tmpdir, PARTITION_AUTO), 0);
 	snprintf(path, sizeof path, "%s/zeros", tmpdir);
-	run("truncate -s 1M '%s'", path);
+	cu_run("truncate -s 1M '%s'", path);
 	ck_assert_int_eq(image_open(&other, path, PARTITION_AUTO), -EINVAL);
 	ck_assert_ptr_null(other);
 }
@@ -722,7 +711,7 @@ START_TEST(test_cow_other_size)
 	ck_assert_int_eq(image_attach_cow(img, cow_path, id_a), 0);
 	image_close(img);
 	img = NULL;
-	run("truncate -s +1024 '%s'", base_path);
+	cu_run("truncate -s +1024 '%s'", base_path);
 	ck_assert_int_eq(image_open(&img, base_path, PARTITION_AUTO), 0);
 	ck_assert_int_eq(image_freeze(img, 0, 0), 0);
 	ck_assert_int_eq(image_attach_cow(img, cow_path, id_a), -EEXIST);
@@ -734,13 +723,13 @@ START_TEST(test_cow_not_a_cow_file)
 	unsigned char before[DIGEST_LEN], after[DIGEST_LEN];
 	char dir[160];
 
-	run("printf 'just some file\\n' > '%s'", cow_path);
+	cu_run("printf 'just some file\\n' > '%s'", cow_path);
 	hash_file(cow_path, before);
 	ck_assert_int_eq(image_freeze(img, 0, 0), 0);
 	ck_assert_int_eq(image_attach_cow(img, cow_path, id_a), -EINVAL);
 	ck_assert_ptr_nonnull(strstr(hb_last_error(), "not a hackbackfs cow file"));
 	/* A file as long as a header, with the wrong magic. */
-	run("head -c 8192 /dev/urandom > '%s'", cow_path);
+	cu_run("head -c 8192 /dev/urandom > '%s'", cow_path);
 	hash_file(cow_path, before);
 	reopen_frozen();
 	ck_assert_int_eq(image_attach_cow(img, cow_path, id_a), -EINVAL);
@@ -820,7 +809,7 @@ START_TEST(test_cow_refused_leaves_file_alone)
 	unsigned char before[DIGEST_LEN], after[DIGEST_LEN];
 
 	rng_state = 11;
-	run("head -c 8192 /dev/urandom > '%s'", cow_path);
+	cu_run("head -c 8192 /dev/urandom > '%s'", cow_path);
 	hash_file(cow_path, before);
 	ck_assert_int_eq(image_freeze(img, 0, 0), 0);
 	ck_assert_int_eq(image_attach_cow(img, cow_path, id_a), -EINVAL);
@@ -887,22 +876,5 @@ static Suite *image_suite(void)
 
 int main(void)
 {
-	SRunner *sr;
-	int failed;
-	char path[4096];
-	const char *old = getenv("PATH");
-
-	/* mke2fs lives in sbin, often not in a user's PATH. */
-	snprintf(path, sizeof path, "%s:/usr/sbin:/sbin", old ? old : "/usr/bin:/bin");
-	setenv("PATH", path, 1);
-	if (system("{ command -v mke2fs && command -v truncate && command -v dd && "
-		   "command -v head; } >/dev/null") != 0) {
-		fprintf(stderr, "check_image: mke2fs, truncate, dd or head missing: skipped\n");
-		return 77;
-	}
-	sr = srunner_create(image_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return cu_main("check_image", image_suite(), "mke2fs truncate dd head");
 }

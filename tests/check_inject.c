@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "checkutil.h"
 #include "build.h"
 #include "image.h"
 #include "inject.h"
@@ -38,18 +39,6 @@ static char tmpdir[64];
 static char base[128];		/* bare ext4, 1 KiB blocks */
 static char base4k[128];	/* bare ext4, 4 KiB blocks */
 static char ov[128];		/* this test's overlay directory */
-
-static void run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void run(const char *fmt, ...)
-{
-	char cmd[2048];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof cmd, fmt, ap);
-	va_end(ap);
-	ck_assert_msg(system(cmd) == 0, "command failed: %s", cmd);
-}
 
 /* The output of a shell command (at most 64 KiB), NUL-terminated; the
  * caller frees it. */
@@ -90,7 +79,7 @@ static void make_bases(void)
 	snprintf(base, sizeof base, "%s/base.img", tmpdir);
 	snprintf(base4k, sizeof base4k, "%s/base4k.img", tmpdir);
 	snprintf(ov, sizeof ov, "%s/ov", tmpdir);
-	run("set -e; cd '%s'; mkdir -p root/etc root/data/sub root/usr/sbin root/var; "
+	cu_run("set -e; cd '%s'; mkdir -p root/etc root/data/sub root/usr/sbin root/var; "
 	    "printf 'base-host\\n' > root/etc/hostname; "
 	    "ln root/etc/hostname root/etc/hostname2; "
 	    "printf 'keep\\n' > root/data/sub/keep; "
@@ -105,11 +94,11 @@ static void make_bases(void)
 	    "ln -s etc/hostname root/tofile; "
 	    "ln -s nowhere root/dangling",
 	    tmpdir);
-	run("mke2fs -q -F -t ext4 -b 1024 -E root_owner=0:0 -d '%s/root' '%s' 32M >/dev/null 2>&1",
+	cu_run("mke2fs -q -F -t ext4 -b 1024 -E root_owner=0:0 -d '%s/root' '%s' 32M >/dev/null 2>&1",
 	    tmpdir, base);
-	run("mke2fs -q -F -t ext4 -b 4096 -E root_owner=0:0 -d '%s/root' '%s' 32M >/dev/null 2>&1",
+	cu_run("mke2fs -q -F -t ext4 -b 4096 -E root_owner=0:0 -d '%s/root' '%s' 32M >/dev/null 2>&1",
 	    tmpdir, base4k);
-	run("e2fsck -fn '%s' >/dev/null 2>&1 && e2fsck -fn '%s' >/dev/null 2>&1", base, base4k);
+	cu_run("e2fsck -fn '%s' >/dev/null 2>&1 && e2fsck -fn '%s' >/dev/null 2>&1", base, base4k);
 }
 
 static void remove_bases(void)
@@ -124,7 +113,7 @@ static void remove_bases(void)
 static void setup(void)
 {
 	hb_error_quiet(1);
-	run("rm -rf '%s' '%s'/*.dump '%s'/*.script && mkdir '%s'", ov, tmpdir, tmpdir, ov);
+	cu_run("rm -rf '%s' '%s'/*.dump '%s'/*.script && mkdir '%s'", ov, tmpdir, tmpdir, ov);
 }
 
 /* ---- helpers ----------------------------------------------------------- */
@@ -167,7 +156,7 @@ static void build_ok(const struct build_opts *o, struct build *b, const char *na
 	ck_assert_msg(r == 0, "build_image: %d: %s", r, hb_last_error());
 	snprintf(dump, dump_len, "%s/%s.dump", tmpdir, name);
 	dump_image(b->img, dump);
-	run("e2fsck -fn '%s' >'%s.fsck' 2>&1 || { cat '%s.fsck' >&2; false; }", dump, dump, dump);
+	cu_run("e2fsck -fn '%s' >'%s.fsck' 2>&1 || { cat '%s.fsck' >&2; false; }", dump, dump, dump);
 }
 
 /* Build must fail with err, with msg in its one error line. */
@@ -237,7 +226,7 @@ START_TEST(test_existing_dir)
 	char dump[160];
 	char *st;
 
-	run("mkdir '%s/etc' && printf 'new\\n' > '%s/etc/motd'", ov, ov);
+	cu_run("mkdir '%s/etc' && printf 'new\\n' > '%s/etc/motd'", ov, ov);
 	build_ok(&o, &b, "existing", dump, sizeof dump);
 	assert_cat(dump, "/etc/motd", "new\n");
 	assert_cat(dump, "/etc/hostname", "base-host\n");
@@ -256,7 +245,7 @@ START_TEST(test_nested_dirs)
 	struct build b;
 	char dump[160];
 
-	run("mkdir -p '%s/n1/n2/n3/n4' && printf 'deep' > '%s/n1/n2/n3/n4/f' && "
+	cu_run("mkdir -p '%s/n1/n2/n3/n4' && printf 'deep' > '%s/n1/n2/n3/n4/f' && "
 	    "mkdir -p '%s/data/sub/more' && printf 'x' > '%s/data/sub/more/y'", ov, ov, ov, ov);
 	build_ok(&o, &b, "nested", dump, sizeof dump);
 	assert_type(dump, "/n1/n2/n3", "directory");
@@ -275,7 +264,7 @@ START_TEST(test_many_names)
 	char dump[160];
 	char *ls;
 
-	run("mkdir '%s/etc' && cd '%s/etc' && for i in $(seq 1 300); do "
+	cu_run("mkdir '%s/etc' && cd '%s/etc' && for i in $(seq 1 300); do "
 	    "printf \"$i\" > file-with-a-rather-long-name-number-$i; done", ov, ov);
 	build_ok(&o, &b, "many", dump, sizeof dump);
 	assert_cat(dump, "/etc/file-with-a-rather-long-name-number-1", "1");
@@ -296,7 +285,7 @@ START_TEST(test_file_data)
 	char dump[160];
 	char *cmp;
 
-	run("cd '%s' && mkdir d && : > d/empty && printf abc > d/small && "
+	cu_run("cd '%s' && mkdir d && : > d/empty && printf abc > d/small && "
 	    "head -c 4096 /dev/urandom > d/block && "
 	    "{ head -c 70001 /dev/urandom; head -c 65536 /dev/zero; head -c 100003 /dev/urandom; } "
 	    "> d/mapped && head -c 200000 /dev/zero > d/zeros", ov);
@@ -326,10 +315,10 @@ static void old_format_case(const char *type)
 	char *cmp;
 
 	snprintf(img, sizeof img, "%s/%s.img", tmpdir, type);
-	run("mke2fs -q -F -t %s -b 1024 -E root_owner=0:0 -d '%s/root' '%s' 24M >/dev/null 2>&1",
+	cu_run("mke2fs -q -F -t %s -b 1024 -E root_owner=0:0 -d '%s/root' '%s' 24M >/dev/null 2>&1",
 	    type, tmpdir, img);
 	o = opts_for(img);
-	run("cd '%s' && mkdir -p data etc && head -c 400000 /dev/urandom > data/big && "
+	cu_run("cd '%s' && mkdir -p data etc && head -c 400000 /dev/urandom > data/big && "
 	    "{ head -c 5000 /dev/urandom; head -c 300000 /dev/zero; head -c 70000 /dev/urandom; } "
 	    "> etc/sparse && printf 'h' > etc/hostname", ov);
 	build_ok(&o, &b, type, dump, sizeof dump);
@@ -345,7 +334,7 @@ static void old_format_case(const char *type)
 	free(cmp);
 	assert_cat(dump, "/etc/hostname2", "base-host\n");
 	build_free(&b);
-	run("rm -f '%s' '%s'", img, dump);
+	cu_run("rm -f '%s' '%s'", img, dump);
 }
 
 START_TEST(test_ext2)
@@ -370,7 +359,7 @@ START_TEST(test_replace_file)
 	char *before, *after;
 
 	before = capture("debugfs -R 'stats' '%s' 2>/dev/null | grep -i '^Free inodes'", base);
-	run("mkdir -p '%s/etc' '%s/data' && printf 'guest\\n' > '%s/etc/hostname' && "
+	cu_run("mkdir -p '%s/etc' '%s/data' && printf 'guest\\n' > '%s/etc/hostname' && "
 	    "printf 'small now' > '%s/data/big'", ov, ov, ov, ov);
 	build_ok(&o, &b, "replace", dump, sizeof dump);	/* e2fsck: no orphan */
 	assert_cat(dump, "/etc/hostname", "guest\n");
@@ -396,7 +385,7 @@ START_TEST(test_replace_symlink)
 	struct build b;
 	char dump[160];
 
-	run("printf 'now a file' > '%s/tofile' && ln -s elsewhere '%s/dangling'", ov, ov);
+	cu_run("printf 'now a file' > '%s/tofile' && ln -s elsewhere '%s/dangling'", ov, ov);
 	build_ok(&o, &b, "replace_link", dump, sizeof dump);
 	assert_type(dump, "/tofile", "regular");
 	assert_cat(dump, "/tofile", "now a file");
@@ -410,7 +399,7 @@ START_TEST(test_dir_replacing_file)
 {
 	struct build_opts o = opts_for(base);
 
-	run("mkdir -p '%s/etc/hostname'", ov);
+	cu_run("mkdir -p '%s/etc/hostname'", ov);
 	build_fails(&o, -EEXIST, "overlay directory etc/hostname would replace a file of the image");
 }
 END_TEST
@@ -421,7 +410,7 @@ START_TEST(test_path_through_file)
 {
 	struct build_opts o = opts_for(base);
 
-	run("mkdir -p '%s/etc/hostname' && : > '%s/etc/hostname/x'", ov, ov);
+	cu_run("mkdir -p '%s/etc/hostname' && : > '%s/etc/hostname/x'", ov, ov);
 	build_fails(&o, -EEXIST, "etc/hostname would replace a file of the image");
 }
 END_TEST
@@ -431,7 +420,7 @@ START_TEST(test_runs_through)
 {
 	struct build_opts o = opts_for(base);
 
-	run("mkdir -p '%s/through' && : > '%s/through/x'", ov, ov);
+	cu_run("mkdir -p '%s/through' && : > '%s/through/x'", ov, ov);
 	build_fails(&o, -ENOTDIR, "runs through");
 	ck_assert_ptr_nonnull(strstr(hb_last_error(), "etc/hostname"));
 }
@@ -443,7 +432,7 @@ START_TEST(test_symlink_to_file_as_dir)
 {
 	struct build_opts o = opts_for(base);
 
-	run("mkdir -p '%s/tofile' && : > '%s/tofile/x'", ov, ov);
+	cu_run("mkdir -p '%s/tofile' && : > '%s/tofile/x'", ov, ov);
 	build_fails(&o, -ENOTDIR, "not a directory");
 	/* libext2fs's messages are readable (its com_err table registered). */
 	ck_assert_ptr_null(strstr(hb_last_error(), "Unknown code"));
@@ -454,9 +443,9 @@ START_TEST(test_file_replacing_dir)
 {
 	struct build_opts o = opts_for(base);
 
-	run("mkdir '%s/data' && printf x > '%s/data/sub'", ov, ov);
+	cu_run("mkdir '%s/data' && printf x > '%s/data/sub'", ov, ov);
 	build_fails(&o, -EISDIR, "overlay file data/sub would replace a directory of the image");
-	run("rm -rf '%s'/* && ln -s x '%s/etc'", ov, ov);
+	cu_run("rm -rf '%s'/* && ln -s x '%s/etc'", ov, ov);
 	build_fails(&o, -EISDIR, "overlay symlink etc would replace a directory of the image");
 }
 END_TEST
@@ -470,8 +459,8 @@ START_TEST(test_merged_usr)
 	char dump[160], m5[160];
 
 	snprintf(m5, sizeof m5, "%s/m5-binary", tmpdir);
-	run("printf 'ELF m5' > '%s'", m5);
-	run("mkdir -p '%s/sbin' '%s/etc/abs' && printf 'tool' > '%s/sbin/tool' && "
+	cu_run("printf 'ELF m5' > '%s'", m5);
+	cu_run("mkdir -p '%s/sbin' '%s/etc/abs' && printf 'tool' > '%s/sbin/tool' && "
 	    "printf 'abs' > '%s/etc/abs/absf'", ov, ov, ov, ov);
 	o.m5 = m5;
 	build_ok(&o, &b, "merged", dump, sizeof dump);
@@ -495,7 +484,7 @@ START_TEST(test_symlink_loop)
 {
 	struct build_opts o = opts_for(base);
 
-	run("mkdir '%s/loop_a' && : > '%s/loop_a/x'", ov, ov);
+	cu_run("mkdir '%s/loop_a' && : > '%s/loop_a/x'", ov, ov);
 	build_fails(&o, -ELOOP, "too many levels of symbolic links");
 	ck_assert_ptr_nonnull(strstr(hb_last_error(), "loop_a"));
 }
@@ -505,7 +494,7 @@ START_TEST(test_dangling_symlink)
 {
 	struct build_opts o = opts_for(base);
 
-	run("mkdir '%s/dangling' && : > '%s/dangling/x'", ov, ov);
+	cu_run("mkdir '%s/dangling' && : > '%s/dangling/x'", ov, ov);
 	build_fails(&o, -EIO, "dangling");
 }
 END_TEST
@@ -518,7 +507,7 @@ START_TEST(test_symlink_stays_inside)
 	struct build b;
 	char dump[160];
 
-	run("mkdir -p '%s/esc/escaped' '%s/etc/up' && printf one > '%s/esc/escaped/f' && "
+	cu_run("mkdir -p '%s/esc/escaped' '%s/etc/up' && printf one > '%s/esc/escaped/f' && "
 	    "printf two > '%s/etc/up/f2'", ov, ov, ov, ov);
 	build_ok(&o, &b, "inside", dump, sizeof dump);
 	assert_type(dump, "/esc", "symlink");
@@ -541,7 +530,7 @@ START_TEST(test_overlay_symlinks)
 
 	memset(target, 'a', 150);
 	target[150] = '\0';
-	run("cd '%s' && mkdir l && ln -s ../etc/hostname l/short && ln -s %s l/long", ov, target);
+	cu_run("cd '%s' && mkdir l && ln -s ../etc/hostname l/short && ln -s %s l/long", ov, target);
 	build_ok(&o, &b, "symlinks", dump, sizeof dump);
 	st = stat_of(dump, "/l/short");
 	ck_assert_ptr_nonnull(strstr(st, "Fast link dest: \"../etc/hostname\""));
@@ -580,8 +569,8 @@ START_TEST(test_deterministic)
 	char script[160];
 
 	snprintf(script, sizeof script, "%s/restore.script", tmpdir);
-	run("printf '#!/bin/sh\\necho restored\\n' > '%s'", script);
-	run("cd '%s' && mkdir -p etc n/m && printf a > etc/a && head -c 100000 /dev/urandom > n/m/big && "
+	cu_run("printf '#!/bin/sh\\necho restored\\n' > '%s'", script);
+	cu_run("cd '%s' && mkdir -p etc n/m && printf a > etc/a && head -c 100000 /dev/urandom > n/m/big && "
 	    "ln n/m/big n/hard && ln -s m n/link && printf b > etc/hostname", ov);
 	o.restore = script;
 	ck_assert_int_eq(build_image(&o, &b1), 0);
@@ -646,9 +635,9 @@ static void slot_case(const char *base_path, unsigned block_size)
 	ck_assert_ptr_nonnull(y);
 	snprintf(s1, sizeof s1, "%s/one.script", tmpdir);
 	snprintf(s2, sizeof s2, "%s/two.script", tmpdir);
-	run("printf '#!/bin/sh\\nrun benchmark one\\n' > '%s'", s1);
-	run("head -c 200000 /dev/urandom | base64 > '%s'", s2);
-	run("cd '%s' && mkdir -p etc root && printf b > etc/hostname && "
+	cu_run("printf '#!/bin/sh\\nrun benchmark one\\n' > '%s'", s1);
+	cu_run("head -c 200000 /dev/urandom | base64 > '%s'", s2);
+	cu_run("cd '%s' && mkdir -p etc root && printf b > etc/hostname && "
 	    "head -c 100000 /dev/urandom > root/payload", ov);
 	o.restore = s1;
 	build_ok(&o, &b1, "slot1", d1, sizeof d1);
@@ -719,7 +708,7 @@ START_TEST(test_restore_slot_empty)
 	char dump[160];
 	char *cat;
 
-	run("mkdir '%s/etc'", ov);
+	cu_run("mkdir '%s/etc'", ov);
 	build_ok(&o, &b, "noslot", dump, sizeof dump);
 	cat = capture("debugfs -R 'cat /%s' '%s' 2>/dev/null | head -c 26", RESTORE_SLOT_PATH, dump);
 	ck_assert_str_eq(cat, "hackback-restore-slot 1 0 ");
@@ -735,12 +724,12 @@ START_TEST(test_restore_too_large)
 	char script[160];
 
 	snprintf(script, sizeof script, "%s/big.script", tmpdir);
-	run("head -c %u /dev/zero | tr '\\0' x > '%s'", RESTORE_SLOT_SIZE - RESTORE_SLOT_HEADER + 1,
+	cu_run("head -c %u /dev/zero | tr '\\0' x > '%s'", RESTORE_SLOT_SIZE - RESTORE_SLOT_HEADER + 1,
 	    script);
 	o.restore = script;
 	build_fails(&o, -EFBIG, "the restore slot holds at most");
 	/* Exactly the most it holds is fine. */
-	run("truncate -s %u '%s'", RESTORE_SLOT_SIZE - RESTORE_SLOT_HEADER, script);
+	cu_run("truncate -s %u '%s'", RESTORE_SLOT_SIZE - RESTORE_SLOT_HEADER, script);
 	ck_assert_int_eq(build_image(&o, &b), 0);
 	build_free(&b);
 }
@@ -755,7 +744,7 @@ START_TEST(test_epoch)
 	char dump[160];
 	char *st;
 
-	run("cd '%s' && mkdir -p nd/sub && printf x > nd/sub/f && "
+	cu_run("cd '%s' && mkdir -p nd/sub && printf x > nd/sub/f && "
 	    "touch -h -d @1000000000 nd/sub/f nd/sub nd", ov);
 	o.epoch = 1234567890;
 	build_ok(&o, &b, "epoch", dump, sizeof dump);
@@ -790,7 +779,7 @@ START_TEST(test_epoch_past_2038)
 	char dump[160];
 	char *st;
 
-	run("cd '%s' && mkdir nd && printf x > nd/f && touch -d @2500000000 nd/f", ov);
+	cu_run("cd '%s' && mkdir nd && printf x > nd/f && touch -d @2500000000 nd/f", ov);
 	o.epoch = 3000000000;
 	build_ok(&o, &b, "epoch2038", dump, sizeof dump);
 	st = stat_of(dump, "/nd/f");
@@ -810,7 +799,7 @@ START_TEST(test_epoch_default)
 	struct build_opts o = opts_for(base);
 	struct build b;
 
-	run("cd '%s' && mkdir d && printf x > d/f && printf y > d/g && "
+	cu_run("cd '%s' && mkdir d && printf x > d/f && printf y > d/g && "
 	    "touch -d @1100000000 d/f && touch -d @1200000000 d/g && touch -d @1000000000 d", ov);
 	o.have_epoch = 0;
 	ck_assert_int_eq(build_image(&o, &b), 0);
@@ -831,7 +820,7 @@ START_TEST(test_owner)
 	char dump[160];
 	char *st;
 
-	run("cd '%s' && mkdir od && printf x > od/f && ln -s f od/l", ov);
+	cu_run("cd '%s' && mkdir od && printf x > od/f && ln -s f od/l", ov);
 	o.uid = 100000;		/* above 16 bits: the high halves count */
 	o.gid = 70001;
 	build_ok(&o, &b, "owner", dump, sizeof dump);
@@ -862,7 +851,7 @@ START_TEST(test_keep_owner)
 	struct stat hs;
 	char *st;
 
-	run("cd '%s' && mkdir ko && printf x > ko/f && printf y > ko/g", ov);
+	cu_run("cd '%s' && mkdir ko && printf x > ko/f && printf y > ko/g", ov);
 	/* As root, give the files owners of their own; as anyone else,
 	 * they keep ours. */
 	snprintf(path, sizeof path, "%s/ko/f", ov);
@@ -900,7 +889,7 @@ START_TEST(test_inject_direct)
 	struct inject_opts io = { .epoch = 1500000000 };
 	char dump[160];
 
-	run("mkdir '%s/etc' && printf direct > '%s/etc/direct'", ov, ov);
+	cu_run("mkdir '%s/etc' && printf direct > '%s/etc/direct'", ov, ov);
 	overlay_init(&ovl);
 	ck_assert_int_eq(overlay_add_dir(&ovl, ov), 0);
 	ck_assert_int_eq(overlay_finish(&ovl), 0);
@@ -913,7 +902,7 @@ START_TEST(test_inject_direct)
 	ck_assert_int_eq(inject_overlay(img, &ovl, &io), 0);
 	snprintf(dump, sizeof dump, "%s/direct.dump", tmpdir);
 	dump_image(img, dump);
-	run("e2fsck -fn '%s' >/dev/null 2>&1", dump);
+	cu_run("e2fsck -fn '%s' >/dev/null 2>&1", dump);
 	assert_cat(dump, "/etc/direct", "direct");
 	assert_absent(dump, "/var/lib/hack-back");
 	image_close(img);
@@ -929,12 +918,12 @@ START_TEST(test_needs_recovery)
 	char copy[160];
 
 	snprintf(copy, sizeof copy, "%s/dirty.img", tmpdir);
-	run("cp --sparse=always '%s' '%s' && debugfs -w -R 'feature needs_recovery' '%s' >/dev/null 2>&1",
+	cu_run("cp --sparse=always '%s' '%s' && debugfs -w -R 'feature needs_recovery' '%s' >/dev/null 2>&1",
 	    base, copy, copy);
 	o = opts_for(copy);
-	run("mkdir '%s/etc'", ov);
+	cu_run("mkdir '%s/etc'", ov);
 	build_fails(&o, -EINVAL, "journal needs recovery");
-	run("rm -f '%s'", copy);
+	cu_run("rm -f '%s'", copy);
 }
 END_TEST
 
@@ -943,7 +932,7 @@ START_TEST(test_no_space)
 {
 	struct build_opts o = opts_for(base);
 
-	run("head -c 40000000 /dev/urandom > '%s/huge'", ov);
+	cu_run("head -c 40000000 /dev/urandom > '%s/huge'", ov);
 	build_fails(&o, -ENOSPC, "does not fit");
 }
 END_TEST
@@ -1011,23 +1000,5 @@ static Suite *inject_suite(void)
 
 int main(void)
 {
-	SRunner *sr;
-	int failed;
-	char path[4096];
-	const char *old = getenv("PATH");
-
-	/* mke2fs, debugfs and e2fsck live in sbin, often not in a user's PATH. */
-	snprintf(path, sizeof path, "%s:/usr/sbin:/sbin", old ? old : "/usr/bin:/bin");
-	setenv("PATH", path, 1);
-	if (system("{ command -v mke2fs && command -v debugfs && command -v e2fsck && "
-		   "command -v base64 && command -v cmp; } >/dev/null") != 0) {
-		fprintf(stderr, "check_inject: mke2fs, debugfs, e2fsck, base64 or cmp missing: "
-			"skipped\n");
-		return 77;
-	}
-	sr = srunner_create(inject_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return cu_main("check_inject", inject_suite(), "mke2fs debugfs e2fsck base64 cmp");
 }

@@ -24,6 +24,7 @@
 #include <stddef.h>
 #endif
 
+#include "checkutil.h"
 #include "overlay.h"
 #include "util.h"
 
@@ -786,11 +787,5 @@ static Suite *overlay_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(overlay_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return cu_main("check_overlay", overlay_suite(), NULL);
 }

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "checkutil.h"
 #include "partition.h"
 #include "util.h"
 
@@ -40,37 +41,25 @@ static void teardown(void)
 	ck_assert_int_eq(system(cmd), 0);
 }
 
-static void run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void run(const char *fmt, ...)
-{
-	char cmd[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof cmd, fmt, ap);
-	va_end(ap);
-	ck_assert_msg(system(cmd) == 0, "command failed: %s", cmd);
-}
-
 /* A sparse file of size MiB with the sfdisk script (empty: no table). */
 static void make_disk(unsigned mib, const char *script)
 {
-	run("truncate -s %uM '%s'", mib, img);
+	cu_run("truncate -s %uM '%s'", mib, img);
 	if (script)
-		run("printf '%s' | sfdisk -q '%s' >/dev/null", script, img);
+		cu_run("printf '%s' | sfdisk -q '%s' >/dev/null", script, img);
 }
 
 /* An ext file system of kib KiB at byte offset off. */
 static void mkfs_at(const char *type, uint64_t off, unsigned kib)
 {
-	run("mke2fs -q -F -t %s -E offset=%llu '%s' %uk >/dev/null 2>&1",
+	cu_run("mke2fs -q -F -t %s -E offset=%llu '%s' %uk >/dev/null 2>&1",
 	    type, (unsigned long long)off, img, kib);
 }
 
 /* A swap signature (not ext) of kib KiB at byte offset off. */
 static void mkswap_at(uint64_t off, unsigned kib)
 {
-	run("cd '%s' && truncate -s %uk swap && mkswap -q swap >/dev/null 2>&1 && "
+	cu_run("cd '%s' && truncate -s %uk swap && mkswap -q swap >/dev/null 2>&1 && "
 	    "dd if=swap of='%s' bs=1024 seek=%llu conv=notrunc status=none && rm swap",
 	    tmpdir, kib, img, (unsigned long long)(off / 1024));
 }
@@ -291,7 +280,7 @@ START_TEST(test_empty_file)
 {
 	struct partition p;
 
-	run("truncate -s 0 '%s'", img);
+	cu_run("truncate -s 0 '%s'", img);
 	ck_assert_int_eq(probe(PARTITION_AUTO, &p), -EINVAL);
 	assert_error("empty");
 }
@@ -304,7 +293,7 @@ START_TEST(test_truncated)
 	/* The table says 8 MiB from 1 MiB; the file stops at 6 MiB. */
 	make_disk(16, "label: dos\\nstart=2048, size=16384, type=83\\n");
 	mkfs_at("ext4", MiB, 4096);
-	run("truncate -s 6M '%s'", img);
+	cu_run("truncate -s 6M '%s'", img);
 
 	ck_assert_int_eq(probe(PARTITION_AUTO, &p), -EINVAL);
 	assert_error("runs past the end of the file");
@@ -313,7 +302,7 @@ START_TEST(test_truncated)
 	assert_error("runs past the end");
 
 	/* Cut before the partition even starts. */
-	run("truncate -s 512K '%s'", img);
+	cu_run("truncate -s 512K '%s'", img);
 	ck_assert_int_eq(probe(1, &p), -EINVAL);
 	assert_error("runs past the end");
 }
@@ -326,7 +315,7 @@ START_TEST(test_base_not_modified)
 
 	make_disk(16, "label: dos\\nstart=2048, size=28672, type=83\\n");
 	mkfs_at("ext4", MiB, 14 * 1024);
-	run("sha256sum '%s' > '%s/sum'", img, tmpdir);
+	cu_run("sha256sum '%s' > '%s/sum'", img, tmpdir);
 	ck_assert_int_eq(probe(PARTITION_AUTO, &p), 0);
 	snprintf(cmd, sizeof cmd, "cd / && sha256sum -c --status '%s/sum'", tmpdir);
 	ck_assert_int_eq(system(cmd), 0);
@@ -367,23 +356,5 @@ static Suite *partition_suite(void)
 
 int main(void)
 {
-	SRunner *sr;
-	int failed;
-	char path[4096];
-	const char *old = getenv("PATH");
-
-	/* sfdisk, mke2fs and mkswap live in sbin, often not in a user's PATH. */
-	snprintf(path, sizeof path, "%s:/usr/sbin:/sbin", old ? old : "/usr/bin:/bin");
-	setenv("PATH", path, 1);
-	if (system("{ command -v sfdisk && command -v mke2fs && command -v mkswap && "
-		   "command -v truncate && command -v dd; } >/dev/null") != 0) {
-		fprintf(stderr, "check_partition: sfdisk, mke2fs, mkswap, truncate or dd "
-			"missing: skipped\n");
-		return 77;
-	}
-	sr = srunner_create(partition_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return cu_main("check_partition", partition_suite(), "sfdisk mke2fs mkswap truncate dd");
 }
