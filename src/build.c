@@ -72,13 +72,23 @@ static int make_slot(const char *path, unsigned char **out)
 static int scan_overlays(const struct build_opts *o, struct overlay *ov)
 {
 	CLEANUP_FREE char *list = strdup(o->overlays);
-	char *save = NULL;
+	char *dir, *next;
 	int r = 0;
 
 	if (!list)
 		return -ENOMEM;
-	for (char *dir = strtok_r(list, ":", &save); dir && r == 0; dir = strtok_r(NULL, ":", &save))
+	/* "A:B": an empty name ("", "A::B", "A:") is a mistake, most likely
+	 * an unset shell variable, not "no overlay". */
+	for (dir = list; dir && r == 0; dir = next) {
+		next = strchr(dir, ':');
+		if (next)
+			*next++ = '\0';
+		if (*dir == '\0') {
+			hb_error("overlay list '%s' has an empty directory name", o->overlays);
+			return -EINVAL;
+		}
 		r = overlay_add_dir(ov, dir);
+	}
 	if (r == 0 && o->m5)
 		r = overlay_add_file(ov, M5_PATH, o->m5, 0755);
 	if (r == 0)

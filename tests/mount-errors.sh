@@ -112,6 +112,8 @@ refuse "missing overlay" "^hackbackfs: $tmp/no-ov: overlay directory: No such fi
 echo file >"$tmp/ov-file"
 refuse "overlay is a file" "^hackbackfs: $tmp/ov-file: overlay is not a directory" \
 	-- "$base" "$tmp/ov-file" "$mnt"
+refuse "empty overlay name" "^hackbackfs: overlay list '$ov:' has an empty directory name" \
+	-- "$base" "$ov:" "$mnt"
 mkdir -p "$tmp/ov-fifo/etc"
 mkfifo "$tmp/ov-fifo/etc/pipe"
 refuse "fifo in overlay" "^hackbackfs: .*etc/pipe: is a fifo" \
