@@ -1,15 +1,27 @@
 /* delta.c -- the copy-on-write block map (see delta.h).
  *
- * Data structure.  One open-addressing hash table with linear probing,
- * power-of-two capacity, at most 1/2 full.  A slot is
+ * Data structure.  Two maps, looked up in this order:
  *
- *     key   = unit number + 1   (0 marks an empty slot)
- *     src   = 0: memory unit, pos is its index in the arena
- *             k > 0: file with id k - 1, pos is the byte offset in it
+ * 1. An open-addressing hash table with linear probing, power-of-two
+ *    capacity, at most 1/2 full, one slot a unit:
  *
- * 24 bytes a unit whatever the source, so a 200 MiB overlay file mapped
- * unit by unit costs ~10 MiB of table, not 200 MiB of copies.  Nothing is
- * ever removed: a unit is only ever remapped, so there are no tombstones.
+ *      key   = unit number + 1   (0 marks an empty slot)
+ *      src   = 0: memory unit, pos is its index in the arena
+ *              k > 0: file with id k - 1, pos is the byte offset in it
+ *
+ *    Memory units (metadata, small files, guest writes) and single mapped
+ *    units (cow file records) live here.  Nothing is ever removed: a unit is
+ *    only ever remapped, so there are no tombstones.
+ *
+ * 2. A sorted array of non-overlapping extents: a run of units mapped to
+ *    consecutive bytes of one file.  A large overlay file is a handful of
+ *    extents, so its cost grows with its fragmentation, not its size
+ *    (one slot a unit would be 24 bytes a KiB: 50 MiB for a 2 GiB file).
+ *
+ * A unit present in both answers from the hash table: delta_put() over a
+ * mapped unit adds a slot, delta_map() over slots updates them in place.
+ * A run that would overlap an existing extent is stored unit by unit in the
+ * hash table instead, which keeps the extents disjoint without splitting.
  *
  * Memory units live in an arena of CHUNK_UNITS-unit chunks that never move
  * (readers may hold pointers into them while the table grows).
@@ -24,6 +36,7 @@
 #include "delta.h"
 
 #define CHUNK_UNITS 1024u	/* 1 MiB of memory units per arena chunk */
+#define EXTENT_MIN 8u		/* shorter runs go unit by unit into the table */
 
 struct slot {
 	uint64_t key;
@@ -40,6 +53,14 @@ struct delta {
 	uint64_t nchunks;
 	uint64_t mem_units;	/* arena units handed out */
 	uint64_t mem_limit;	/* bytes, 0 = none */
+
+	struct extent {
+		uint64_t unit, count;	/* units [unit, unit + count) */
+		uint64_t pos;		/* byte offset of the first in the file */
+		int file;
+	} *ext;			/* sorted by unit, disjoint */
+	size_t n_ext, ext_cap;
+	uint64_t ext_only;	/* units covered by extents and not by slots */
 
 	int *fds;
 	int nfds;
@@ -80,6 +101,7 @@ void delta_free(struct delta *d)
 		free(d->chunks[i]);
 	free(d->chunks);
 	free(d->slots);
+	free(d->ext);
 	for (int i = 0; i < d->nfds; i++)
 		close(d->fds[i]);
 	free(d->fds);
@@ -134,6 +156,24 @@ static int grow(struct delta *d)
 	return 0;
 }
 
+/* The extent holding unit, or NULL. */
+static const struct extent *find_extent(const struct delta *d, uint64_t unit)
+{
+	size_t lo = 0, hi = d->n_ext;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct extent *e = &d->ext[mid];
+		if (unit < e->unit)
+			hi = mid;
+		else if (unit >= e->unit + e->count)
+			lo = mid + 1;
+		else
+			return e;
+	}
+	return NULL;
+}
+
 /* The slot for unit, inserted empty-keyed if absent (src/pos to be set). */
 static int claim_slot(struct delta *d, uint64_t unit, struct slot **out)
 {
@@ -149,6 +189,8 @@ static int claim_slot(struct delta *d, uint64_t unit, struct slot **out)
 		s->key = unit + 1;
 		s->src = UINT32_MAX;	/* fresh: no source yet */
 		d->used++;
+		if (d->n_ext && find_extent(d, unit))
+			d->ext_only--;	/* now answered by the slot */
 	}
 	*out = s;
 	return 0;
@@ -202,10 +244,9 @@ int delta_put(struct delta *d, uint64_t unit, const void *data)
 	return 0;
 }
 
-int delta_map(struct delta *d, uint64_t unit, uint64_t count, int file_id, uint64_t pos)
+/* Map units one by one in the hash table. */
+static int map_units(struct delta *d, uint64_t unit, uint64_t count, int file_id, uint64_t pos)
 {
-	if (file_id < 0 || file_id >= d->nfds)
-		return -EINVAL;
 	for (uint64_t i = 0; i < count; i++) {
 		struct slot *s;
 		int r = claim_slot(d, unit + i, &s);
@@ -216,6 +257,54 @@ int delta_map(struct delta *d, uint64_t unit, uint64_t count, int file_id, uint6
 		s->src = (uint32_t)file_id + 1;
 		s->pos = pos + i * DELTA_UNIT;
 	}
+	return 0;
+}
+
+int delta_map(struct delta *d, uint64_t unit, uint64_t count, int file_id, uint64_t pos)
+{
+	size_t at = 0;
+	uint64_t in_slots = 0;
+
+	if (file_id < 0 || file_id >= d->nfds)
+		return -EINVAL;
+	if (count < EXTENT_MIN)
+		return map_units(d, unit, count, file_id, pos);
+
+	/* Where the run goes (the first extent ending after unit), and
+	 * whether it touches that extent. */
+	for (size_t hi = d->n_ext; at < hi;) {
+		size_t mid = at + (hi - at) / 2;
+		if (d->ext[mid].unit + d->ext[mid].count <= unit)
+			at = mid + 1;
+		else
+			hi = mid;
+	}
+	if (at < d->n_ext && d->ext[at].unit < unit + count)
+		return map_units(d, unit, count, file_id, pos);
+
+	if (d->n_ext == d->ext_cap) {
+		size_t cap = d->ext_cap ? 2 * d->ext_cap : 16;
+		struct extent *e = realloc(d->ext, cap * sizeof *e);
+		if (!e)
+			return -ENOMEM;
+		d->ext = e;
+		d->ext_cap = cap;
+	}
+	/* Slots already there keep answering first: make them agree. */
+	if (d->used) {
+		for (uint64_t i = 0; i < count; i++) {
+			struct slot *s = find_slot(d, unit + i);
+			if (s->key) {
+				s->src = (uint32_t)file_id + 1;
+				s->pos = pos + i * DELTA_UNIT;
+				in_slots++;
+			}
+		}
+	}
+	memmove(&d->ext[at + 1], &d->ext[at], (d->n_ext - at) * sizeof *d->ext);
+	d->ext[at] = (struct extent){ .unit = unit, .count = count, .pos = pos, .file = file_id };
+	d->n_ext++;
+	d->ext_only += count - in_slots;
 	return 0;
 }
 
@@ -234,20 +323,26 @@ static void fill_src(const struct delta *d, const struct slot *s, struct delta_s
 
 int delta_lookup(const struct delta *d, uint64_t unit, struct delta_src *src)
 {
-	const struct slot *s;
+	const struct extent *e;
 
-	if (d->used == 0)
+	if (d->used) {
+		const struct slot *s = find_slot(d, unit);
+		if (s->key) {
+			fill_src(d, s, src);
+			return 1;
+		}
+	}
+	if (d->n_ext == 0 || !(e = find_extent(d, unit)))
 		return 0;
-	s = find_slot(d, unit);
-	if (s->key == 0)
-		return 0;
-	fill_src(d, s, src);
+	src->mem = NULL;
+	src->fd = d->fds[e->file];
+	src->pos = e->pos + (unit - e->unit) * DELTA_UNIT;
 	return 1;
 }
 
 uint64_t delta_units(const struct delta *d)
 {
-	return d->used;
+	return d->used + d->ext_only;
 }
 
 uint64_t delta_mem_bytes(const struct delta *d)
@@ -264,21 +359,25 @@ static int cmp_u64(const void *a, const void *b)
 int delta_foreach(const struct delta *d,
 		  int (*fn)(uint64_t unit, const struct delta_src *src, void *arg), void *arg)
 {
-	uint64_t *units, n = 0;
+	uint64_t total = delta_units(d), *units, n = 0;
 	int r = 0;
 
-	if (d->used == 0)
+	if (total == 0)
 		return 0;
-	units = malloc(d->used * sizeof *units);
+	units = malloc(total * sizeof *units);
 	if (!units)
 		return -ENOMEM;
 	for (uint64_t i = 0; i < d->cap; i++)
 		if (d->slots[i].key)
 			units[n++] = d->slots[i].key - 1;
+	for (size_t i = 0; i < d->n_ext; i++)
+		for (uint64_t u = d->ext[i].unit; u < d->ext[i].unit + d->ext[i].count; u++)
+			if (!d->used || find_slot(d, u)->key == 0)
+				units[n++] = u;
 	qsort(units, n, sizeof *units, cmp_u64);
 	for (uint64_t i = 0; i < n && r == 0; i++) {
 		struct delta_src src;
-		fill_src(d, find_slot(d, units[i]), &src);
+		delta_lookup(d, units[i], &src);
 		r = fn(units[i], &src, arg);
 	}
 	free(units);

@@ -300,6 +300,46 @@ START_TEST(test_remap_file_to_file)
 }
 END_TEST
 
+/* Long runs are kept as extents: memory put over them wins, a run over
+ * existing slots updates them, an overlapping run remaps unit by unit, and
+ * delta_units() counts every unit once whichever map holds it. */
+START_TEST(test_extents)
+{
+	unsigned char buf[DELTA_UNIT];
+	int id = add_pattern_file();
+	int fd = delta_file_fd(d, id);
+	int seen = 0;
+
+	fill(buf, 205, 1);
+	ck_assert_int_eq(delta_put(d, 205, buf), 0);	/* a slot before the run */
+	ck_assert_int_eq(delta_map(d, 200, 40, id, 0), 0);
+	assert_file(205, fd, 5 * DELTA_UNIT);		/* the slot was updated */
+	ck_assert_uint_eq(delta_units(d), 40);
+	fill(buf, 210, 2);
+	ck_assert_int_eq(delta_put(d, 210, buf), 0);	/* memory over the extent */
+	assert_mem(210, 2);
+	assert_file(209, fd, 9 * DELTA_UNIT);
+	assert_file(211, fd, 11 * DELTA_UNIT);
+	ck_assert_uint_eq(delta_units(d), 40);
+	ck_assert_int_eq(delta_map(d, 100, 20, id, 40 * DELTA_UNIT), 0);	/* before */
+	ck_assert_int_eq(delta_map(d, 230, 20, id, 0), 0);	/* overlaps the end */
+	for (uint64_t u = 200; u < 230; u++)
+		if (u != 210)
+			assert_file(u, fd, (u - 200) * DELTA_UNIT);
+	for (uint64_t u = 230; u < 250; u++)
+		assert_file(u, fd, (u - 230) * DELTA_UNIT);
+	for (uint64_t u = 100; u < 120; u++)
+		assert_file(u, fd, (40 + u - 100) * DELTA_UNIT);
+	ck_assert_int_eq(delta_lookup(d, 99, &(struct delta_src){ 0 }), 0);
+	ck_assert_int_eq(delta_lookup(d, 120, &(struct delta_src){ 0 }), 0);
+	ck_assert_int_eq(delta_lookup(d, 250, &(struct delta_src){ 0 }), 0);
+	ck_assert_uint_eq(delta_units(d), 20 + 50);
+	for (uint64_t u = 0; u < 300; u++)
+		seen += delta_lookup(d, u, &(struct delta_src){ 0 });
+	ck_assert_int_eq(seen, 70);
+}
+END_TEST
+
 /* ---- growth ---------------------------------------------------------------- */
 
 /* Tens of thousands of units, interleaving memory and file units, in an
@@ -597,6 +637,7 @@ static Suite *delta_suite(void)
 	tcase_add_test(remap, test_remap_memory_to_file);
 	tcase_add_test(remap, test_remap_file_to_memory);
 	tcase_add_test(remap, test_remap_file_to_file);
+	tcase_add_test(remap, test_extents);
 	suite_add_tcase(s, remap);
 
 	tcase_add_checked_fixture(grow, setup, teardown);
