@@ -12,7 +12,7 @@ HB_DEPS="
 	check
 	e2fsprogs fdisk attr util-linux mount python3
 	coreutils diffutils findutils tar dosfstools
-	debootstrap qemu-system-x86 ca-certificates
+	debootstrap qemu-system-x86 qemu-utils ca-certificates
 "
 
 if [ "$(id -u)" -eq 0 ]; then

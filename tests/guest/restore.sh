@@ -1,0 +1,412 @@
+#!/bin/sh
+# Checkpoint once, restore with another benchmark: the real test of the
+# hack-back workflow, with QEMU migration standing in for a gem5 checkpoint and
+# a qcow2 layer standing in for gem5's disk copy-on-write.
+#
+#   tests/guest/restore.sh HACKBACKFS
+#
+#  1. Mount the cached Debian image twice, differing only in restore= (script A,
+#     script B); both with overlays/hack-back plus a small extra overlay that
+#     makes the m5 stand-in's checkpoint wait for the host. The layout xattrs
+#     must be equal, the digest xattrs must differ.
+#  2. Boot image A through a qcow2 layer (cow.qcow2, backing MNT_A/hack-back).
+#     Before it blocks, the stand-in's checkpoint reads the restore slot through
+#     the page cache, so the guest's cache holds slot A: the trap.
+#  3. On M5-STANDIN-CHECKPOINT-WAIT: QMP stop, migrate to a state file, quit.
+#  4. Copy the qcow2 layer, rebase it unsafely onto MNT_B/hack-back (valid only
+#     because the layouts are equal), start QEMU with -incoming from the state
+#     file, cont, type "restored" on the console. The guest's .bashrc goes on:
+#     m5 readfile (nothing) -> the slot with O_DIRECT -> must run script B,
+#     byte-exact, then m5 exit; script A's marker must not appear.
+#  5. Control: the same restore again, the host types "restored cached", and
+#     the stand-in's readfile returns the slot as a plain read sees it: the
+#     stale script A runs. This shows the test can fail and why O_DIRECT.
+# Also: the restore slot's blocks must not be in the qcow2 layer (else the
+# guest would read A's slot from the COW layer, whatever the image under it).
+#
+# Environment: HACKBACK_GUEST_CACHE, HACKBACK_GUEST_TIMEOUT (per QEMU run,
+# default 240), HACKBACK_QEMU_ACCEL, HACKBACK_QEMU_CPU, HACKBACK_GUEST_KEEP=1,
+# as for boot.sh.
+#
+# Exit: 0 pass, 1 fail, 77 skip (missing tool).
+set -eu
+
+here=$(cd "$(dirname "$0")" && pwd)
+srcdir=$(cd "$here/../.." && pwd)
+overlay=$srcdir/overlays/hack-back
+PATH=$PATH:/usr/sbin:/sbin
+
+say() { printf 'restore.sh: %s\n' "$*" >&2; }
+skip() { say "SKIP: $*"; exit 77; }
+fail() { say "FAIL: $*"; failed=$((failed + 1)); }
+
+case ${1:-} in
+    '' | -h | --help) sed -n '2,32p' "$0"; exit 2 ;;
+    *) hackbackfs=$(readlink -f "$1")
+       [ -x "$hackbackfs" ] || { say "not an executable: $1"; exit 1; } ;;
+esac
+
+need() { command -v "$1" >/dev/null 2>&1 || skip "$1 not found (package $2)"; }
+need qemu-system-x86_64 qemu-system-x86
+need qemu-img qemu-utils
+need python3 python3
+need timeout coreutils
+need getfattr attr
+need fusermount3 fuse3
+need debugfs e2fsprogs
+[ -e /dev/fuse ] || skip "/dev/fuse missing"
+
+cache=${HACKBACK_GUEST_CACHE:-$(dirname "$hackbackfs")/tests/guest/cache}
+timeout_s=${HACKBACK_GUEST_TIMEOUT:-240}
+accel=${HACKBACK_QEMU_ACCEL:-tcg}
+case $accel in kvm*) cpu=host ;; *) cpu=max ;; esac
+cpu=${HACKBACK_QEMU_CPU:-$cpu}
+
+t0=$(date +%s)
+rc=0
+img=$("$here/build-image.sh" "$cache") || rc=$?
+[ "$rc" = 0 ] || exit "$rc"
+t1=$(date +%s)
+say "guest image: $img ($((t1 - t0)) s)"
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/hackback-restore.XXXXXX")
+mounts=""
+qpid=""
+dpid=""
+failed=0
+cleanup() {
+    [ -z "$dpid" ] || kill "$dpid" 2>/dev/null || true
+    if [ -n "$qpid" ]; then
+        kill "$qpid" 2>/dev/null || true
+        wait "$qpid" 2>/dev/null || true
+    fi
+    for m in $mounts; do
+        fusermount3 -u "$m" 2>/dev/null || fusermount3 -uz "$m" 2>/dev/null || true
+    done
+    if [ "$failed" = 0 ] && [ "${HACKBACK_GUEST_KEEP:-0}" != 1 ]; then
+        rm -rf "$work"
+    else
+        say "work dir kept: $work"
+    fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# The restore scripts, as in boot.sh: markers computed by the guest, and the
+# SHA-256 of the file the script runs from.
+cat >"$work/restore-a.sh" <<'EOF'
+#!/bin/sh
+echo "HACKBACK-RESTORE-MARKER-$((6 * 7))-alpha"
+echo "script-sha256: $(sha256sum <"$0")"
+EOF
+printf '%s\n' 'echo "HACKBACK-RESTORE-MARKER-$((6 * 9))-beta"' \
+    'echo "script-sha256: $(sha256sum <"$0")"' '' '' >"$work/restore-b.sh"
+marker_a=HACKBACK-RESTORE-MARKER-42-alpha
+marker_b=HACKBACK-RESTORE-MARKER-54-beta
+"$here/make-slot.sh" "$work/restore-a.sh" "$work/slot-a"
+"$here/make-slot.sh" "$work/restore-b.sh" "$work/slot-b"
+slot_a=$(sha256sum <"$work/slot-a" | cut -c1-64)
+slot_b=$(sha256sum <"$work/slot-b" | cut -c1-64)
+
+# The extra overlay: identical for A and B, so that only the slot differs.
+mkdir -p "$work/extra/etc"
+echo "restore.sh: m5 checkpoint waits for the host (QEMU migration)" \
+    >"$work/extra/etc/m5-standin.wait-checkpoint"
+
+for n in a b; do
+    m=$work/mnt-$n
+    mkdir "$m"
+    "$hackbackfs" -o "m5=$here/m5-standin.sh,restore=$work/restore-$n.sh" \
+        "$img/disk.img" "$overlay:$work/extra" "$m" 2>"$work/hackbackfs-$n.err" || {
+        cat "$work/hackbackfs-$n.err" >&2
+        fail "hackbackfs mount $n failed"
+        exit 1
+    }
+    mounts="$mounts $m"
+    i=0
+    while [ ! -e "$m/hack-back" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+    [ -e "$m/hack-back" ] || { fail "$m/hack-back did not appear"; exit 1; }
+done
+say "mounted A and B: $(($(date +%s) - t1)) s"
+xa() { getfattr --absolute-names -n "user.hackback.$1" --only-values "$work/mnt-$2/hack-back" || true; }
+la=$(xa layout a) lb=$(xa layout b)
+da=$(xa digest a) db=$(xa digest b)
+say "layout a=$la b=$lb"
+say "digest a=$da b=$db"
+[ -n "$la" ] && [ "$la" = "$lb" ] || { fail "user.hackback.layout differs between A and B"; exit 1; }
+[ -n "$da" ] && [ "$da" != "$db" ] || { fail "user.hackback.digest is the same for A and B"; exit 1; }
+
+# The python helper: drives the serial console (a unix socket) and QMP.
+cat >"$work/drive.py" <<'EOF'
+import json, os, select, socket, sys, time
+
+def connect(path, deadline):
+    deadline = min(deadline, time.time() + 30)      # qemu makes it at once
+    while True:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            s.connect(path)
+            return s
+        except OSError:
+            s.close()
+            if time.time() > deadline:
+                raise SystemExit("drive.py: cannot connect to %s" % path)
+            time.sleep(0.1)
+
+class Serial:
+    def __init__(self, path, log, deadline):
+        self.s = connect(path, deadline)
+        self.log = open(log, "ab", buffering=0)
+        self.buf = b""
+        self.eof = False
+    def pump(self, wait):
+        if self.eof:
+            time.sleep(wait)
+            return
+        r, _, _ = select.select([self.s], [], [], wait)
+        if r:
+            d = self.s.recv(65536)
+            if not d:
+                self.eof = True
+            self.log.write(d)
+            self.buf += d
+    def wait_for(self, text, deadline):
+        t = text.encode()
+        while t not in self.buf:
+            if self.eof or time.time() > deadline:
+                return False
+            self.pump(0.5)
+        return True
+    def drain(self, deadline):
+        while not self.eof and time.time() < deadline:
+            self.pump(0.5)
+    def send(self, line):
+        self.s.sendall(line.encode() + b"\n")
+
+class QMP:
+    def __init__(self, path, deadline):
+        self.s = connect(path, deadline)
+        self.f = self.s.makefile("rb")
+        json.loads(self.f.readline())          # greeting
+        self.cmd("qmp_capabilities")
+    def cmd(self, name, **args):
+        msg = {"execute": name}
+        if args:
+            msg["arguments"] = args
+        self.s.sendall(json.dumps(msg).encode() + b"\n")
+        while True:
+            line = self.f.readline()
+            if not line:
+                raise SystemExit("drive.py: QMP closed during %s" % name)
+            r = json.loads(line)
+            if "event" in r:
+                continue
+            if "error" in r:
+                raise SystemExit("drive.py: QMP %s: %s" % (name, r["error"]))
+            return r.get("return")
+
+def checkpoint(serial, qmp, log, state, timeout, marker):
+    deadline = time.time() + timeout
+    con = Serial(serial, log, deadline)
+    q = QMP(qmp, deadline)
+    t = time.time()
+    if not con.wait_for(marker, deadline):
+        raise SystemExit("drive.py: no %s on the console (%s)" %
+                         (marker, "qemu ended" if con.eof else "timeout"))
+    t1 = time.time()
+    q.cmd("stop")
+    q.cmd("migrate-set-parameters", **{"max-bandwidth": 8 << 30})
+    q.cmd("migrate", uri="exec:cat > '%s'" % state)
+    while True:
+        st = q.cmd("query-migrate").get("status")
+        if st == "completed":
+            break
+        if st in ("failed", "cancelled") or time.time() > deadline:
+            raise SystemExit("drive.py: migration %s" % st)
+        time.sleep(0.2)
+    t2 = time.time()
+    try:
+        q.cmd("quit")
+    except SystemExit:
+        pass
+    con.drain(time.time() + 10)
+    print("boot to %s %.1f s, migration %.1f s, state %d MiB" %
+          (marker, t1 - t, t2 - t1, os.path.getsize(state) >> 20), file=sys.stderr)
+
+def restore(serial, qmp, log, line, timeout, marker):
+    deadline = time.time() + timeout
+    con = Serial(serial, log, deadline)
+    q = QMP(qmp, deadline)
+    t = time.time()
+    while True:
+        st = q.cmd("query-status")["status"]
+        if st not in ("inmigrate", "prelaunch"):
+            break
+        if time.time() > deadline:
+            raise SystemExit("drive.py: incoming migration did not finish")
+        time.sleep(0.1)
+    mig = (q.cmd("query-migrate") or {}).get("status")
+    if mig not in (None, "completed"):
+        raise SystemExit("drive.py: incoming migration %s (vm %s)" % (mig, st))
+    t1 = time.time()
+    q.cmd("cont")
+    time.sleep(0.5)
+    con.send(line)
+    ok = con.wait_for(marker, deadline)
+    con.drain(min(deadline, time.time() + 30))      # until qemu powers off
+    print("incoming %.1f s (vm %s), cont to %s %.1f s" %
+          (t1 - t, st, marker, time.time() - t1), file=sys.stderr)
+    if not ok:
+        raise SystemExit("drive.py: no %s on the console" % marker)
+
+if __name__ == "__main__":
+    cmd, a = sys.argv[1], sys.argv[2:]
+    if cmd == "checkpoint":
+        checkpoint(a[0], a[1], a[2], a[3], float(a[4]), a[5])
+    elif cmd == "restore":
+        restore(a[0], a[1], a[2], a[3], float(a[4]), a[5])
+    elif cmd == "cow-overlap":
+        # cow-overlap OFFSET BSIZE BLOCK...: print the ranges of a qemu-img map
+        # (JSON on stdin) in the top layer that overlap one of the file system
+        # blocks (BSIZE bytes each, the file system at OFFSET in the disk).
+        off, bs = int(a[0]), int(a[1])
+        blocks = [off + int(b) * bs for b in a[2:]]
+        for e in json.load(sys.stdin):
+            if e.get("depth") == 0 and e.get("data") and any(
+                    e["start"] < b + bs and b < e["start"] + e["length"] for b in blocks):
+                print("%d+%d" % (e["start"], e["length"]))
+    else:
+        raise SystemExit("drive.py: unknown command " + cmd)
+EOF
+
+# qemu NAME DISK [-incoming URI]: start QEMU in the background on DISK (qcow2),
+# serial console on $work/NAME.serial, QMP on $work/NAME.qmp. Same machine for
+# every run: a migration needs it.
+qemu() {
+    n=$1 disk=$2
+    shift 2
+    rm -f "$work/$n.serial" "$work/$n.qmp"
+    timeout "$timeout_s" qemu-system-x86_64 \
+        -machine pc,accel="$accel" -cpu "$cpu" -smp 2 -m 1024 \
+        -nodefaults -display none -no-reboot \
+        -chardev socket,id=ser0,path="$work/$n.serial",server=on,wait=off \
+        -serial chardev:ser0 \
+        -qmp unix:"$work/$n.qmp",server=on,wait=off \
+        -kernel "$img/vmlinuz" -initrd "$img/initrd.img" \
+        -append "$(cat "$img/cmdline")" \
+        -drive file="$disk",format=qcow2,if=ide \
+        "$@" </dev/null >"$work/$n.qemu" 2>&1 &
+    qpid=$!
+}
+# qemu_end NAME DRIVE_STATUS: wait for QEMU to end (kill it first if the
+# driver failed), report its exit status
+qemu_end() {
+    [ "$2" = 0 ] || kill "$qpid" 2>/dev/null || true
+    qrc=0
+    wait "$qpid" || qrc=$?
+    qpid=""
+    [ "$qrc" = 0 ] || [ "$2" != 0 ] || { cat "$work/$1.qemu" >&2; fail "$1: qemu exited $qrc"; }
+}
+# drive ARGS...: run the python driver, status in drc. In the background, so
+# that a signal to this shell is handled at once (the trap kills it).
+drive() {
+    python3 "$work/drive.py" "$@" &
+    dpid=$!
+    drc=0
+    wait "$dpid" || drc=$?
+    dpid=""
+}
+show() {
+    say "--- last lines of $1 ---"
+    tail -n 40 "$1" | tr -d '\r' >&2
+}
+
+# Where the restore slot lies in the disk image (bytes), for the COW check.
+part_off=$(($(od -An -tu4 -j 454 -N 4 "$work/mnt-b/hack-back" | tr -d ' ') * 512))
+bsize=$(debugfs -R stats "$work/mnt-b/hack-back?offset=$part_off" 2>/dev/null |
+    sed -n 's/^Block size: *//p')
+slot_blocks=$(debugfs -R "blocks /var/lib/hack-back/restore.slot" \
+    "$work/mnt-b/hack-back?offset=$part_off" 2>/dev/null)
+[ -n "$bsize" ] && [ -n "$slot_blocks" ] || { fail "debugfs found no restore slot in MNT_B/hack-back"; exit 1; }
+say "restore slot: fs blocks of $bsize bytes at partition offset $part_off: $(echo "$slot_blocks" | awk '{print $1 ".." $NF " (" NF " blocks)"}')"
+# cow_check QCOW2: none of the slot's blocks may be in the qcow2 layer.
+cow_check() {
+    qemu-img map --output=json "$1" >"$work/map.json" || { fail "qemu-img map $1"; return 0; }
+    # shellcheck disable=SC2086  # one argument per block
+    hits=$(python3 "$work/drive.py" cow-overlap "$part_off" "$bsize" $slot_blocks <"$work/map.json")
+    [ -z "$hits" ] || fail "$(basename "$1"): restore slot blocks are in the qcow2 layer: $hits"
+}
+
+# ---- 2, 3: boot A through a qcow2 layer, checkpoint (migrate) at the wait ----
+qemu-img create -q -f qcow2 -F raw -b "$work/mnt-a/hack-back" "$work/cow.qcow2"
+ts=$(date +%s)
+qemu ckpt "$work/cow.qcow2"
+drive checkpoint "$work/ckpt.serial" "$work/ckpt.qmp" \
+    "$work/ckpt.log" "$work/state" "$timeout_s" M5-STANDIN-CHECKPOINT-WAIT
+qemu_end ckpt "$drc"
+say "checkpoint run: $(($(date +%s) - ts)) s"
+log=$work/ckpt.log
+[ "$drc" = 0 ] || fail "checkpoint run failed"
+grep -q 'hack-back: taking the checkpoint' "$log" || fail "ckpt: .bashrc did not run on ttyS0"
+grep -q "m5-standin: slot before checkpoint, page cache: $slot_a" "$log" ||
+    fail "ckpt: the guest did not read slot A (sha256 $slot_a) before the checkpoint"
+! grep -q 'hack-back: resumed after the checkpoint' "$log" || fail "ckpt: went on past the checkpoint"
+[ -s "$work/state" ] || fail "ckpt: no migration state"
+if [ "$failed" != 0 ]; then show "$log"; exit 1; fi
+rm -f "$work/ckpt.serial" "$work/ckpt.qmp"
+say "ckpt: ok (slot A in the guest's page cache, state $(($(stat -c %s "$work/state") >> 20)) MiB)"
+cow_check "$work/cow.qcow2"
+
+# ---- 4, 5: restore onto B, with O_DIRECT (the real run) and without ----
+# restore_on_b NAME LINE
+restore_on_b() {
+    n=$1
+    cp "$work/cow.qcow2" "$work/$n.qcow2"
+    qemu-img rebase -u -f qcow2 -F raw -b "$work/mnt-b/hack-back" "$work/$n.qcow2"
+    ts=$(date +%s)
+    qemu "$n" "$work/$n.qcow2" -S -incoming "exec:cat '$work/state'"
+    drive restore "$work/$n.serial" "$work/$n.qmp" \
+        "$work/$n.log" "$2" "$timeout_s" M5-STANDIN-EXIT
+    qemu_end "$n" "$drc"
+    say "$n run: $(($(date +%s) - ts)) s"
+    [ "$drc" = 0 ] || fail "$n: restore run failed"
+}
+
+restore_on_b restore restored
+log=$work/restore.log
+before=$failed
+grep -q "m5-standin: host says: restored" "$log" || fail "restore: the stand-in did not get the host's line"
+grep -q "m5-standin: slot after restore, page cache: $slot_a" "$log" ||
+    fail "restore: the guest's page cache no longer held slot A (the trap was not armed)"
+grep -q "m5-standin: slot after restore, O_DIRECT: $slot_b" "$log" ||
+    fail "restore: an O_DIRECT read of the slot did not return slot B"
+grep -q 'hack-back: resumed after the checkpoint' "$log" || fail "restore: did not resume"
+grep -q 'running the restore script from restore slot' "$log" || fail "restore: the script did not come from the slot"
+grep -q "$marker_b" "$log" || fail "restore: marker $marker_b (script B) missing"
+! grep -q "$marker_a" "$log" || fail "restore: marker $marker_a (script A) ran"
+sum=$(sha256sum <"$work/restore-b.sh" | cut -c1-64)
+grep -q "script-sha256: $sum" "$log" || fail "restore: the guest's copy of script B differs (want sha256 $sum)"
+grep -q 'M5-STANDIN-EXIT' "$log" || fail "restore: no m5 exit"
+if [ "$failed" != "$before" ]; then show "$log"; else say "restore: ok (script B ran from the O_DIRECT slot, not A; m5 exit)"; fi
+cow_check "$work/restore.qcow2"
+rm -f "$work/restore.qcow2"
+
+restore_on_b control "restored cached"
+log=$work/control.log
+before=$failed
+grep -q 'running the restore script from m5 readfile' "$log" || fail "control: readfile (plain read of the slot) was not used"
+grep -q "$marker_a" "$log" || fail "control: a plain read after the restore did not return stale script A"
+sum=$(sha256sum <"$work/restore-a.sh" | cut -c1-64)
+grep -q "script-sha256: $sum" "$log" || fail "control: the stale script is not script A byte for byte (want sha256 $sum)"
+! grep -q "$marker_b" "$log" || fail "control: marker $marker_b appeared"
+grep -q 'M5-STANDIN-EXIT' "$log" || fail "control: no m5 exit"
+if [ "$failed" != "$before" ]; then show "$log"; else say "control: ok (a plain read after the restore ran stale script A)"; fi
+rm -f "$work/control.qcow2"
+
+t2=$(date +%s)
+say "total $((t2 - t0)) s (image $((t1 - t0)) s, guest runs $((t2 - t1)) s)"
+if [ "$failed" != 0 ]; then
+    say "FAILED"
+    exit 1
+fi
+say "PASS"
