@@ -26,14 +26,8 @@
 # Exit: 0 pass, 1 fail, 77 skip (missing tool, not root for debootstrap).
 set -eu
 
-here=$(cd "$(dirname "$0")" && pwd)
-srcdir=$(cd "$here/../.." && pwd)
-overlay=$srcdir/overlays/hack-back
-PATH=$PATH:/usr/sbin:/sbin
-
-say() { printf 'boot.sh: %s\n' "$*" >&2; }
-skip() { say "SKIP: $*"; exit 77; }
-fail() { say "FAIL: $*"; failed=$((failed + 1)); }
+prog=boot.sh
+. "$(dirname "$0")/common.sh"
 
 mode=hackbackfs
 case ${1:-} in
@@ -43,7 +37,6 @@ case ${1:-} in
        [ -x "$hackbackfs" ] || { say "not an executable: $1"; exit 1; } ;;
 esac
 
-need() { command -v "$1" >/dev/null 2>&1 || skip "$1 not found (package $2)"; }
 need qemu-system-x86_64 qemu-system-x86
 need debootstrap debootstrap
 need timeout coreutils
@@ -59,49 +52,21 @@ if [ -n "${HACKBACK_GUEST_CACHE:-}" ]; then cache=$HACKBACK_GUEST_CACHE
 elif [ "$mode" = hackbackfs ]; then cache=$(dirname "$hackbackfs")/tests/guest/cache
 else cache=$PWD/tests/guest/cache
 fi
-timeout_s=${HACKBACK_GUEST_TIMEOUT:-240}
-accel=${HACKBACK_QEMU_ACCEL:-tcg}
-case $accel in kvm*) cpu=host ;; *) cpu=max ;; esac
-cpu=${HACKBACK_QEMU_CPU:-$cpu}
-
+qemu_settings
 t0=$(date +%s)
-rc=0
-img=$("$here/build-image.sh" "$cache") || rc=$?
-[ "$rc" = 0 ] || exit "$rc"
+guest_image "$cache"
 t1=$(date +%s)
-say "guest image: $img ($((t1 - t0)) s)"
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/hackback-boot.XXXXXX")
-mounts=""
-failed=0
+make_work boot
 cleanup() {
-    for m in $mounts; do
-        fusermount3 -u "$m" 2>/dev/null || fusermount3 -uz "$m" 2>/dev/null || true
-    done
-    if [ "$failed" = 0 ] && [ "${HACKBACK_GUEST_KEEP:-0}" != 1 ]; then
-        rm -rf "$work"
-    else
-        say "work dir kept: $work"
-    fi
+    unmount_all
+    finish_work
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# Two restore scripts. The markers are computed by the guest, so the literal
-# marker never appears in the script text (an echo of the script is no pass).
-# Each also prints the SHA-256 of the file it runs from: the guest must have
-# recovered the script byte for byte.
-cat >"$work/restore-a.sh" <<'EOF'
-#!/bin/sh
-echo "HACKBACK-RESTORE-MARKER-$((6 * 7))-alpha"
-echo "script-sha256: $(sha256sum <"$0")"
-EOF
-# No #! line, trailing blank lines: run with /bin/sh, bytes must survive.
-printf '%s\n' 'echo "HACKBACK-RESTORE-MARKER-$((6 * 9))-beta"' \
-    'echo "script-sha256: $(sha256sum <"$0")"' '' '' >"$work/restore-b.sh"
+write_restore_scripts
 printf '#!/bin/sh\necho "HACKBACK-READFILE-MARKER-$((7 * 7))"\n' >"$work/readfile.sh"
-marker_a=HACKBACK-RESTORE-MARKER-42-alpha
-marker_b=HACKBACK-RESTORE-MARKER-54-beta
 marker_rf=HACKBACK-READFILE-MARKER-49
 marker_none='hack-back: NO RESTORE SCRIPT'
 

@@ -31,14 +31,8 @@
 # Exit: 0 pass, 1 fail, 77 skip (missing tool).
 set -eu
 
-here=$(cd "$(dirname "$0")" && pwd)
-srcdir=$(cd "$here/../.." && pwd)
-overlay=$srcdir/overlays/hack-back
-PATH=$PATH:/usr/sbin:/sbin
-
-say() { printf 'restore.sh: %s\n' "$*" >&2; }
-skip() { say "SKIP: $*"; exit 77; }
-fail() { say "FAIL: $*"; failed=$((failed + 1)); }
+prog=restore.sh
+. "$(dirname "$0")/common.sh"
 
 case ${1:-} in
     '' | -h | --help) sed -n '2,32p' "$0"; exit 2 ;;
@@ -46,7 +40,6 @@ case ${1:-} in
        [ -x "$hackbackfs" ] || { say "not an executable: $1"; exit 1; } ;;
 esac
 
-need() { command -v "$1" >/dev/null 2>&1 || skip "$1 not found (package $2)"; }
 need qemu-system-x86_64 qemu-system-x86
 need qemu-img qemu-utils
 need python3 python3
@@ -57,52 +50,27 @@ need debugfs e2fsprogs
 [ -e /dev/fuse ] || skip "/dev/fuse missing"
 
 cache=${HACKBACK_GUEST_CACHE:-$(dirname "$hackbackfs")/tests/guest/cache}
-timeout_s=${HACKBACK_GUEST_TIMEOUT:-240}
-accel=${HACKBACK_QEMU_ACCEL:-tcg}
-case $accel in kvm*) cpu=host ;; *) cpu=max ;; esac
-cpu=${HACKBACK_QEMU_CPU:-$cpu}
-
+qemu_settings
 t0=$(date +%s)
-rc=0
-img=$("$here/build-image.sh" "$cache") || rc=$?
-[ "$rc" = 0 ] || exit "$rc"
+guest_image "$cache"
 t1=$(date +%s)
-say "guest image: $img ($((t1 - t0)) s)"
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/hackback-restore.XXXXXX")
-mounts=""
+make_work restore
 qpid=""
 dpid=""
-failed=0
 cleanup() {
     [ -z "$dpid" ] || kill "$dpid" 2>/dev/null || true
     if [ -n "$qpid" ]; then
         kill "$qpid" 2>/dev/null || true
         wait "$qpid" 2>/dev/null || true
     fi
-    for m in $mounts; do
-        fusermount3 -u "$m" 2>/dev/null || fusermount3 -uz "$m" 2>/dev/null || true
-    done
-    if [ "$failed" = 0 ] && [ "${HACKBACK_GUEST_KEEP:-0}" != 1 ]; then
-        rm -rf "$work"
-    else
-        say "work dir kept: $work"
-    fi
+    unmount_all
+    finish_work
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# The restore scripts, as in boot.sh: markers computed by the guest, and the
-# SHA-256 of the file the script runs from.
-cat >"$work/restore-a.sh" <<'EOF'
-#!/bin/sh
-echo "HACKBACK-RESTORE-MARKER-$((6 * 7))-alpha"
-echo "script-sha256: $(sha256sum <"$0")"
-EOF
-printf '%s\n' 'echo "HACKBACK-RESTORE-MARKER-$((6 * 9))-beta"' \
-    'echo "script-sha256: $(sha256sum <"$0")"' '' '' >"$work/restore-b.sh"
-marker_a=HACKBACK-RESTORE-MARKER-42-alpha
-marker_b=HACKBACK-RESTORE-MARKER-54-beta
+write_restore_scripts
 "$here/make-slot.sh" "$work/restore-a.sh" "$work/slot-a"
 "$here/make-slot.sh" "$work/restore-b.sh" "$work/slot-b"
 slot_a=$(sha256sum <"$work/slot-a" | cut -c1-64)
