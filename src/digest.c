@@ -132,24 +132,37 @@ static int update_from_fd(struct digest *d, int fd, uint64_t off, uint64_t len,
 	return 0;
 }
 
-int digest_fd_range(int fd, uint64_t off, uint64_t len, unsigned char out[DIGEST_LEN])
+/* The steps that feed a digest from a file: fill(d, fd, a, b, buf). */
+typedef int (*fill_fn)(struct digest *d, int fd, uint64_t a, uint64_t b, unsigned char *buf);
+
+/* Hash what fill feeds, with an IO_BUF-sized buffer, into out. */
+static int hash_with(fill_fn fill, int fd, uint64_t a, uint64_t b, unsigned char out[DIGEST_LEN])
 {
-	CLEANUP_FREE unsigned char *buf = NULL;
+	CLEANUP_FREE unsigned char *buf = malloc(IO_BUF);
 	struct digest *d;
 	int r;
 
-	buf = malloc(IO_BUF);
 	if (buf == NULL)
 		return -ENOMEM;
 	r = digest_new(&d);
 	if (r < 0)
 		return r;
-	r = update_from_fd(d, fd, off, len, buf, IO_BUF);
+	r = fill(d, fd, a, b, buf);
 	if (r < 0) {
 		digest_free(d);
 		return r;
 	}
 	return digest_final(d, out);
+}
+
+static int fill_range(struct digest *d, int fd, uint64_t off, uint64_t len, unsigned char *buf)
+{
+	return update_from_fd(d, fd, off, len, buf, IO_BUF);
+}
+
+int digest_fd_range(int fd, uint64_t off, uint64_t len, unsigned char out[DIGEST_LEN])
+{
+	return hash_with(fill_range, fd, off, len, out);
 }
 
 /* One fingerprint region: its place, then its bytes. */
@@ -163,7 +176,7 @@ static int region(struct digest *d, int fd, uint64_t off, uint64_t len,
 	return update_from_fd(d, fd, off, len, buf, IO_BUF);
 }
 
-static int fingerprint(struct digest *d, int fd, uint64_t size, int full,
+static int fingerprint(struct digest *d, int fd, uint64_t size, uint64_t full,
 		       unsigned char *buf)
 {
 	uint64_t head, tail, slen, span;
@@ -200,22 +213,7 @@ static int fingerprint(struct digest *d, int fd, uint64_t size, int full,
 
 int digest_base_fingerprint(int fd, uint64_t size, int full, unsigned char out[DIGEST_LEN])
 {
-	CLEANUP_FREE unsigned char *buf = NULL;
-	struct digest *d;
-	int r;
-
-	buf = malloc(IO_BUF);
-	if (buf == NULL)
-		return -ENOMEM;
-	r = digest_new(&d);
-	if (r < 0)
-		return r;
-	r = fingerprint(d, fd, size, full, buf);
-	if (r < 0) {
-		digest_free(d);
-		return r;
-	}
-	return digest_final(d, out);
+	return hash_with(fingerprint, fd, size, (uint64_t)full, out);
 }
 
 void digest_hex(const unsigned char d[DIGEST_LEN], char hex[DIGEST_HEX_LEN])

@@ -25,13 +25,7 @@ EPOCH=1700000000
 KINDS=${HB_MATRIX_KINDS:-$BASE_KINDS}
 LAYOUTS=${HB_MATRIX_LAYOUTS:-$BASE_LAYOUTS}
 
-can_mount=yes
-can_kernel_mount || {
-	can_mount=no
-	echo "$HB_TEST: not root or no loop devices: kernel mount checks skipped"
-}
-
-on_exit release_loops
+kernel_checks
 
 ov=$tmp/overlay
 make_overlay "$ov"

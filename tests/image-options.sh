@@ -21,12 +21,7 @@ requires_synth
 
 EPOCH=1700000000
 fssize=$((BASE_FS_MB * 1048576))
-can_mount=yes
-can_kernel_mount || {
-	can_mount=no
-	echo "$HB_TEST: not root or no loop devices: kernel mount checks skipped"
-}
-on_exit release_loops
+kernel_checks
 
 ov=$tmp/overlay
 make_overlay "$ov"

@@ -19,6 +19,7 @@
 #   apply_overlay OVERLAY DIR
 #                         one more overlay on such a tree
 #   tree_listing DIR      canonical listing of a tree (for diff)
+#   kernel_checks         can_mount=yes|no for the loop-mount checks
 #   debugfs_run / debugfs_cat / debugfs_stat IMAGE ...
 #                         look inside an image (FILE?offset=N) without root
 #   can_kernel_mount, kernel_listing FILE OFFSET SIZE KIND LIST [NAME...],
@@ -390,6 +391,18 @@ debugfs_stat()
 	# shellcheck disable=SC2086
 	set -- $_i
 	echo "$1 $2 $(echo "$3" | sed 's/^0*//') $_u ${_l:--}$_t ${_d:--}"
+}
+
+# kernel_checks: can_mount=yes when the kernel mount checks can run (else
+# no, and says so); loop devices are released at exit either way.
+kernel_checks()
+{
+	can_mount=yes
+	can_kernel_mount || {
+		can_mount=no
+		echo "$HB_TEST: not root or no loop devices: kernel mount checks skipped"
+	}
+	on_exit release_loops
 }
 
 # Whether a kernel mount through a loop device can be tried here.

@@ -185,22 +185,10 @@ if [ "$mode" = direct ]; then
     rm -f "$work/none.img"
 else
     for n in a b none; do
-        m=$work/mnt-$n
-        mkdir "$m"
         opts="m5=$here/m5-standin.sh"
         [ "$n" = none ] || opts="$opts,restore=$work/restore-$n.sh"
-        "$hackbackfs" -o "$opts" \
-            "$img/disk.img" "$overlay" "$m" 2>"$work/hackbackfs-$n.err" || {
-            cat "$work/hackbackfs-$n.err" >&2
-            fail "hackbackfs mount $n failed"
-            exit 1
-        }
-        mounts="$mounts $m"
-        i=0
-        while [ ! -e "$m/hack-back" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
-        [ -e "$m/hack-back" ] || { fail "$m/hack-back did not appear"; exit 1; }
+        mount_image "$n" "$opts" "$overlay"
     done
-    xa() { getfattr --absolute-names -n "user.hackback.$1" --only-values "$work/mnt-$2/hack-back" || true; }
     la=$(xa layout a) lb=$(xa layout b) ln=$(xa layout none)
     da=$(xa digest a) db=$(xa digest b)
     say "layout a=$la b=$lb none=$ln"

@@ -7,6 +7,8 @@
 #   guest_image CACHE         build or reuse the cached image: sets $img
 #   make_work NAME            a fresh work dir in $work
 #   write_restore_scripts     $work/restore-{a,b}.sh and $marker_a/$marker_b
+#   mount_image N OPTS OVLS   hackbackfs -o OPTS $img/disk.img OVLS $work/mnt-N
+#   xa KEY N                  user.hackback.KEY of $work/mnt-N/hack-back
 #   unmount_all               fusermount3 -u every mount point in $mounts
 #   finish_work               remove $work, or keep it on failure / KEEP=1
 
@@ -56,6 +58,22 @@ EOF_A
         'echo "script-sha256: $(sha256sum <"$0")"' '' '' >"$work/restore-b.sh"
     marker_a=HACKBACK-RESTORE-MARKER-42-alpha
     marker_b=HACKBACK-RESTORE-MARKER-54-beta
+}
+
+mount_image() {
+    _m=$work/mnt-$1
+    mkdir "$_m"
+    "$hackbackfs" -o "$2" "$img/disk.img" "$3" "$_m" 2>"$work/hackbackfs-$1.err" || {
+        cat "$work/hackbackfs-$1.err" >&2
+        fail "hackbackfs mount $1 failed"
+        exit 1
+    }
+    mounts="$mounts $_m"
+    [ -e "$_m/hack-back" ] || { fail "$_m/hack-back did not appear"; exit 1; }
+}
+
+xa() {
+    getfattr --absolute-names -n "user.hackback.$1" --only-values "$work/mnt-$2/hack-back" || true
 }
 
 unmount_all() {

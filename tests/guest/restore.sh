@@ -82,21 +82,9 @@ echo "restore.sh: m5 checkpoint waits for the host (QEMU migration)" \
     >"$work/extra/etc/m5-standin.wait-checkpoint"
 
 for n in a b; do
-    m=$work/mnt-$n
-    mkdir "$m"
-    "$hackbackfs" -o "m5=$here/m5-standin.sh,restore=$work/restore-$n.sh" \
-        "$img/disk.img" "$overlay:$work/extra" "$m" 2>"$work/hackbackfs-$n.err" || {
-        cat "$work/hackbackfs-$n.err" >&2
-        fail "hackbackfs mount $n failed"
-        exit 1
-    }
-    mounts="$mounts $m"
-    i=0
-    while [ ! -e "$m/hack-back" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
-    [ -e "$m/hack-back" ] || { fail "$m/hack-back did not appear"; exit 1; }
+    mount_image "$n" "m5=$here/m5-standin.sh,restore=$work/restore-$n.sh" "$overlay:$work/extra"
 done
 say "mounted A and B: $(($(date +%s) - t1)) s"
-xa() { getfattr --absolute-names -n "user.hackback.$1" --only-values "$work/mnt-$2/hack-back" || true; }
 la=$(xa layout a) lb=$(xa layout b)
 da=$(xa digest a) db=$(xa digest b)
 say "layout a=$la b=$lb"
