@@ -108,15 +108,8 @@ trap 'exit 130' INT TERM
 T0=$(date +%s)
 
 # --- programs ---------------------------------------------------------------
-if [ -z "${HACKBACKFS:-}" ]; then
-	BUILD=${BUILD:-/tmp/build-bench}
-	say "building hackbackfs in $BUILD"
-	mkdir -p "$BUILD"
-	( cd "$BUILD" && { [ -f Makefile ] || "$SRC/configure" >/dev/null; } && make -j2 hackbackfs >/dev/null ) \
-		|| die "cannot build hackbackfs in $BUILD"
-	HACKBACKFS=$BUILD/hackbackfs
-fi
-[ -x "$HACKBACKFS" ] || die "no program at $HACKBACKFS"
+. "$HERE/common.sh"
+find_hackbackfs
 READER=$WORK/gem5-reader
 g++ -O2 -o "$READER" "$HERE/gem5-reader.cc" || die "cannot compile gem5-reader.cc"
 

@@ -64,15 +64,8 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # --- the program ------------------------------------------------------------
-if [ -z "${HACKBACKFS:-}" ]; then
-	BUILD=${BUILD:-/tmp/build-bench}
-	say "building hackbackfs in $BUILD"
-	mkdir -p "$BUILD"
-	( cd "$BUILD" && { [ -f Makefile ] || "$SRC/configure" >/dev/null; } && make -j2 hackbackfs >/dev/null ) \
-		|| die "cannot build hackbackfs in $BUILD"
-	HACKBACKFS=$BUILD/hackbackfs
-fi
-[ -x "$HACKBACKFS" ] || die "no program at $HACKBACKFS"
+. "$HERE/common.sh"
+find_hackbackfs
 
 # --- bases: sparse ext4 of 1 GiB and 64 GiB ----------------------------------
 make_base() {	# FILE SIZE

@@ -29,10 +29,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-	char cmd[128];
-
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-	ck_assert_int_eq(system(cmd), 0);
+	cu_run("rm -rf '%s'", tmpdir);
 }
 
 static void hash_buf(const void *buf, size_t len, char hex[DIGEST_HEX_LEN])

@@ -62,10 +62,7 @@ static void make_rootdir(void)
 
 static void remove_rootdir(void)
 {
-	char cmd[128];
-
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", rootdir);
-	ck_assert_int_eq(system(cmd), 0);
+	cu_run("rm -rf '%s'", rootdir);
 }
 
 static void setup(void)
@@ -100,15 +97,12 @@ static void setup(void)
 
 static void teardown(void)
 {
-	char cmd[160];
-
 	image_close(img);
 	img = NULL;
 	free(orig);
 	free(shadow);
 	orig = shadow = NULL;
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-	ck_assert_int_eq(system(cmd), 0);
+	cu_run("rm -rf '%s'", tmpdir);
 }
 
 /* ---- helpers ------------------------------------------------------------- */

@@ -103,10 +103,7 @@ static void make_bases(void)
 
 static void remove_bases(void)
 {
-	char cmd[128];
-
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-	ck_assert_int_eq(system(cmd), 0);
+	cu_run("rm -rf '%s'", tmpdir);
 }
 
 /* A fresh, empty overlay directory for each test. */

@@ -70,11 +70,8 @@ static void setup(void)
 
 static void teardown(void)
 {
-	char cmd[128];
-
 	overlay_free(&ov);
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-	ck_assert_int_eq(system(cmd), 0);
+	cu_run("rm -rf '%s'", tmpdir);
 }
 
 /* tmpdir/REL, in a static buffer (one of a few, for nested calls). */

@@ -35,10 +35,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-	char cmd[128];
-
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-	ck_assert_int_eq(system(cmd), 0);
+	cu_run("rm -rf '%s'", tmpdir);
 }
 
 /* A sparse file of size MiB with the sfdisk script (empty: no table). */
