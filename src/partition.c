@@ -17,6 +17,15 @@
  *
  * Sub-ranges are clipped to the file when probing, so that a truncated
  * partition still gets a type in messages; the end check then refuses it.
+ * The file system itself must fit too: its superblock's block count is
+ * compared with the range it lives in, since a bare file system cut short
+ * by an interrupted copy has no partition table to betray it.
+ *
+ * Before any of this, the first bytes are matched against the magic
+ * numbers of the formats users most often mistake for a raw disk (the
+ * compressed images gem5-resources publishes, QEMU's and VirtualBox's
+ * disk formats): each gets a message that names the format and the
+ * command that turns it into a raw image, instead of "no file system".
  */
 #include "config.h"
 
@@ -231,7 +240,59 @@ static void list_add(char *buf, size_t size, int number)
 	snprintf(buf + len, size - len, "%s%d", len ? ", " : "", number);
 }
 
-static int fill(const char *path, uint64_t fsize, const struct part *p,
+/* Little-endian fields of the ext2/3/4 superblock (1024 bytes at 1024). */
+#define EXT_SB_OFFSET 1024
+#define EXT_SB_SIZE 1024
+static uint64_t le(const unsigned char *p, int n)
+{
+	uint64_t v = 0;
+
+	while (n-- > 0)
+		v = (v << 8) | p[n];
+	return v;
+}
+
+/* Read the file system's own idea of its size and times into out; refuse
+ * a file system that is larger than the range it lives in. */
+static int check_fs_size(int fd, const char *path, const struct part *p, struct partition *out)
+{
+	unsigned char sb[EXT_SB_SIZE];
+	uint64_t blocks, log_bs;
+	ssize_t got;
+
+	got = hb_pread_full(fd, sb, sizeof sb, p->offset + EXT_SB_OFFSET);
+	if (got != (ssize_t)sizeof sb || le(sb + 0x38, 2) != 0xEF53) {
+		hb_error("%s: cannot read the %s superblock", path, p->type);
+		return -EIO;
+	}
+	log_bs = le(sb + 0x18, 4);
+	blocks = le(sb + 0x04, 4);
+	if (le(sb + 0x60, 4) & 0x80)	/* INCOMPAT_64BIT */
+		blocks |= le(sb + 0x150, 4) << 32;
+	if (log_bs > 6 || blocks > (UINT64_MAX >> (10 + log_bs))) {
+		hb_error("%s: the %s superblock is corrupt (block size 2^%llu KiB, %llu blocks)",
+			 path, p->type, (unsigned long long)log_bs, (unsigned long long)blocks);
+		return -EINVAL;
+	}
+	out->fs_size = blocks << (10 + log_bs);
+	if (out->fs_size > p->size) {
+		if (p->number)
+			hb_error("%s: the %s file system in partition %d is %llu bytes, but the "
+				 "partition holds only %llu: is the image truncated?",
+				 path, p->type, p->number, (unsigned long long)out->fs_size,
+				 (unsigned long long)p->size);
+		else
+			hb_error("%s: the %s file system is %llu bytes, but the file holds only "
+				 "%llu: is the image truncated?", path, p->type,
+				 (unsigned long long)out->fs_size, (unsigned long long)p->size);
+		return -EINVAL;
+	}
+	out->fs_wtime = (int64_t)(le(sb + 0x30, 4) | le(sb + 0x274, 1) << 32);
+	out->fs_mkfs_time = (int64_t)(le(sb + 0x108, 4) | le(sb + 0x276, 1) << 32);
+	return 0;
+}
+
+static int fill(int fd, const char *path, uint64_t fsize, const struct part *p,
 		const char *table, struct partition *out)
 {
 	if (p->offset + p->size > fsize || p->offset + p->size < p->offset) {
@@ -248,6 +309,52 @@ static int fill(const char *path, uint64_t fsize, const struct part *p,
 	out->number = p->number;
 	copy_str(out->table, sizeof out->table, table);
 	copy_str(out->fstype, sizeof out->fstype, p->type);
+	return check_fs_size(fd, path, p, out);
+}
+
+/* A format that is not a raw disk, told by its magic bytes. */
+struct foreign {
+	uint64_t off;
+	const char *magic;
+	size_t len;
+	const char *name;
+	const char *fix;	/* printf format with the path twice */
+};
+
+static const struct foreign foreign_formats[] = {
+	{ 0, "\x1f\x8b", 2, "a gzip-compressed file", "gunzip -k %s (or zcat %s > BASE.img)" },
+	{ 0, "\xfd" "7zXZ\0", 6, "an xz-compressed file", "unxz -k %s (or xzcat %s > BASE.img)" },
+	{ 0, "\x28\xb5\x2f\xfd", 4, "a zstd-compressed file", "unzstd %s (or zstdcat %s > BASE.img)" },
+	{ 0, "BZh", 3, "a bzip2-compressed file", "bunzip2 -k %s (or bzcat %s > BASE.img)" },
+	{ 0, "QFI\xfb", 4, "a QEMU qcow/qcow2 image", "qemu-img convert -O raw %s %s.raw" },
+	{ 0, "KDMV", 4, "a VMDK image", "qemu-img convert -O raw %s %s.raw" },
+	{ 0, "# Disk DescriptorFile", 21, "a VMDK descriptor", "qemu-img convert -O raw %s %s.raw" },
+	{ 0x40, "\x7f\x10\xda\xbe", 4, "a VirtualBox VDI image", "qemu-img convert -O raw %s %s.raw" },
+	{ 0, "vhdxfile", 8, "a VHDX image", "qemu-img convert -O raw %s %s.raw" },
+};
+
+static int check_foreign(int fd, const char *path)
+{
+	unsigned char head[512];
+	ssize_t got = hb_pread_full(fd, head, sizeof head, 0);
+
+	if (got < 0) {
+		hb_error("%s: %s", path, strerror((int)-got));
+		return (int)got;
+	}
+	for (size_t i = 0; i < HB_ARRAY_SIZE(foreign_formats); i++) {
+		const struct foreign *f = &foreign_formats[i];
+		char fix[2 * 4096 + 64];
+
+		if (f->off + f->len > (uint64_t)got || memcmp(head + f->off, f->magic, f->len) != 0)
+			continue;
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+		snprintf(fix, sizeof fix, f->fix, path, path);
+#pragma GCC diagnostic pop
+		hb_error("%s is %s, not a raw disk image: convert it first with %s", path, f->name, fix);
+		return -EINVAL;
+	}
 	return 0;
 }
 
@@ -261,7 +368,7 @@ static int probe_whole(int fd, const char *path, uint64_t fsize, int whole_only,
 	if (r < 0)
 		return r;
 	if (whole.found == FOUND_TYPE && is_ext(whole.type))
-		return fill(path, fsize, &whole, "", out);
+		return fill(fd, path, fsize, &whole, "", out);
 	if (whole_only)
 		hb_error("%s (whole file) is %s, not ext2/3/4", path, describe(&whole));
 	else if (table[0] != '\0')
@@ -313,6 +420,8 @@ int partition_probe(int fd, const char *path, int which, struct partition *out)
 		return -EINVAL;
 	}
 
+	if ((r = check_foreign(fd, path)) < 0)
+		return r;
 	if (which == PARTITION_WHOLE)
 		return probe_whole(fd, path, fsize, 1, "", out);
 
@@ -348,13 +457,13 @@ int partition_probe(int fd, const char *path, int which, struct partition *out)
 		if (r < 0)
 			return r;
 		if (chosen->offset >= fsize)
-			return fill(path, fsize, chosen, table, out);	/* refuses */
+			return fill(fd, path, fsize, chosen, table, out);	/* refuses */
 		if (chosen->extended || chosen->found != FOUND_TYPE || !is_ext(chosen->type)) {
 			hb_error("%s partition %d is %s, not ext2/3/4", path, which,
 				 describe(chosen));
 			return -EINVAL;
 		}
-		return fill(path, fsize, chosen, table, out);
+		return fill(fd, path, fsize, chosen, table, out);
 	}
 
 	/* PARTITION_AUTO on a disk: exactly one ext2/3/4 partition. */
@@ -370,7 +479,7 @@ int partition_probe(int fd, const char *path, int which, struct partition *out)
 		}
 	}
 	if (nfound == 1)
-		return fill(path, fsize, chosen, table, out);
+		return fill(fd, path, fsize, chosen, table, out);
 	if (nfound > 1) {
 		hb_error("%s has %d ext2/3/4 partitions (%s): choose one with -o partition=N",
 			 path, nfound, list);

@@ -20,6 +20,9 @@ struct partition {
 	int number;		/* 1-based partition number, 0 for the whole file */
 	char table[8];		/* "dos", "gpt" or "" for a bare file system */
 	char fstype[8];		/* "ext2", "ext3" or "ext4" */
+	uint64_t fs_size;	/* bytes the file system says it spans (<= size) */
+	int64_t fs_wtime;	/* superblock's last write time (0: never set) */
+	int64_t fs_mkfs_time;	/* superblock's creation time (0: not recorded) */
 };
 
 /* Probe the open base file (fd, whose name is path, used in messages).
@@ -33,7 +36,13 @@ struct partition {
  *            ext partitions ("... has 2 ext2/3/4 partitions (1, 2): choose
  *            one with -o partition=N"), or the chosen partition runs past
  *            the end of the file ("BASE partition 1 (bytes A..B) runs past
- *            the end of the file (N bytes)")
+ *            the end of the file (N bytes)"), or the file system is larger
+ *            than its partition or file ("BASE: the ext4 file system is N
+ *            bytes but its partition holds only M"), or BASE is in a
+ *            format gem5 cannot read as a raw disk (gzip, xz, zstd, bzip2,
+ *            qcow, qcow2, VMDK, VDI, VHDX: "BASE is a gzip-compressed file,
+ *            not a raw disk image: gunzip -k BASE"; detected by magic
+ *            bytes, never by the file name)
  *   -EIO     read errors.
  * libblkid reads fd with lseek and read: its file position moves. */
 int partition_probe(int fd, const char *path, int which, struct partition *out);

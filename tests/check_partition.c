@@ -305,6 +305,64 @@ START_TEST(test_truncated)
 }
 END_TEST
 
+/* The file system itself is larger than what holds it. */
+START_TEST(test_fs_larger_than_container)
+{
+	struct partition p;
+
+	/* Bare: an 8 MiB ext4 cut to 5 MiB. */
+	make_disk(8, NULL);
+	mkfs_at("ext4", 0, 8192);
+	ck_assert_int_eq(probe(PARTITION_AUTO, &p), 0);
+	ck_assert_uint_eq(p.fs_size, 8 * MiB);
+	ck_assert_int_gt(p.fs_wtime, 0);
+	cu_run("truncate -s 5M '%s'", img);
+	ck_assert_int_eq(probe(PARTITION_AUTO, &p), -EINVAL);
+	assert_error("8388608 bytes");
+	assert_error("holds only 5242880");
+
+	/* MBR: a 6 MiB ext4 in a 4 MiB partition. */
+	make_disk(16, "label: dos\\nstart=2048, size=8192, type=83\\n");
+	mkfs_at("ext4", MiB, 6144);
+	ck_assert_int_eq(probe(1, &p), -EINVAL);
+	assert_error("partition 1 is 6291456 bytes");
+	assert_error("holds only 4194304");
+}
+END_TEST
+
+/* Formats mistaken for raw disks, told by their magic bytes. */
+START_TEST(test_foreign_formats)
+{
+	static const struct {
+		const char *bytes;	/* printf format */
+		unsigned off;
+		const char *name, *fix;
+	} cases[] = {
+		{ "\\037\\213\\010", 0, "gzip", "gunzip -k" },
+		{ "\\375""7zXZ", 0, "xz", "unxz -k" },
+		{ "\\050\\265\\057\\375", 0, "zstd", "unzstd" },
+		{ "BZh9", 0, "bzip2", "bunzip2 -k" },
+		{ "QFI\\373", 0, "qcow", "qemu-img convert -O raw" },
+		{ "KDMV", 0, "VMDK", "qemu-img convert -O raw" },
+		{ "\\177\\020\\332\\276", 64, "VDI", "qemu-img convert -O raw" },
+		{ "vhdxfile", 0, "VHDX", "qemu-img convert -O raw" },
+	};
+	struct partition p;
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		/* An ext4 behind the magic would otherwise be found. */
+		make_disk(8, NULL);
+		mkfs_at("ext4", 0, 8192);
+		cu_run("printf '%s' | dd of='%s' bs=1 seek=%u conv=notrunc status=none",
+		    cases[i].bytes, img, cases[i].off);
+		ck_assert_int_eq(probe(PARTITION_AUTO, &p), -EINVAL);
+		assert_error(cases[i].name);
+		assert_error(cases[i].fix);
+		assert_error("not a raw disk image");
+	}
+}
+END_TEST
+
 START_TEST(test_base_not_modified)
 {
 	struct partition p;
@@ -332,6 +390,7 @@ static Suite *partition_suite(void)
 	tcase_add_test(bare, test_bare_not_ext);
 	tcase_add_test(bare, test_zeros);
 	tcase_add_test(bare, test_empty_file);
+	tcase_add_test(bare, test_foreign_formats);
 	suite_add_tcase(s, bare);
 
 	tcase_add_checked_fixture(dos, setup, teardown);
@@ -342,6 +401,7 @@ static Suite *partition_suite(void)
 	tcase_add_test(dos, test_mbr_no_ext);
 	tcase_add_test(dos, test_mbr_logical);
 	tcase_add_test(dos, test_truncated);
+	tcase_add_test(dos, test_fs_larger_than_container);
 	tcase_add_test(dos, test_base_not_modified);
 	suite_add_tcase(s, dos);
 

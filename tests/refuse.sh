@@ -7,7 +7,9 @@
 # Cases: bases that are not ext2/3/4 (zeros, vfat, a vfat partition, the
 # whole of a partitioned disk), partition numbers that do not exist, two ext
 # partitions with no choice made, a journal needing recovery, errors
-# recorded in the superblock; overlays with a fifo, a socket, a device, a
+# recorded in the superblock, a file system larger than its file or
+# partition (a truncated copy), bases that are compressed (gzip, xz, zstd,
+# bzip2) or in a virtual disk format (qcow2, VMDK, VDI); overlays with a fifo, a socket, a device, a
 # path through a base file, a file over a base directory, a name over 255
 # bytes, a symlink target longer than the block size, a directory over a
 # file of an earlier overlay, more data than the free space, a missing
@@ -137,6 +139,39 @@ cp --sparse=always "$ext4" "$errors"
 debugfs -w -R 'ssv state 3' "$errors" >/dev/null 2>&1	# VALID | ERROR
 refuse "errors recorded in the superblock" "$errors" 'errors' -- \
 	"$errors" "$out" "$ok_ov"
+
+# A truncated copy: the file system says it is larger than what holds it.
+cut=$tmp/cut.img
+cp --sparse=always "$ext4" "$cut"
+truncate -s $((BASE_FS_MB * 5 / 8))M "$cut"
+refuse "bare file system cut short" "$cut" "$((BASE_FS_MB * 1048576)) bytes" \
+	"holds only $((BASE_FS_MB * 5 / 8 * 1048576))" 'truncated' -- "$cut" "$out" "$ok_ov"
+cut_mbr=$tmp/cut-mbr.img
+cp --sparse=always "$ext4_mbr" "$cut_mbr"
+printf 'label: dos\nunit: sectors\nstart=2048, size=%d, type=83\n' $((BASE_FS_MB * 1024)) |
+	sfdisk -q --no-reread --no-tell-kernel "$cut_mbr" >/dev/null
+refuse "file system larger than its partition" "$cut_mbr" 'partition 1' \
+	"holds only $((BASE_FS_MB * 512 * 1024))" -- "$cut_mbr" "$out" "$ok_ov"
+
+# Compressed or not raw: detected by content, whatever the name says.
+for z in gzip xz zstd bzip2; do
+	if command -v $z >/dev/null 2>&1; then
+		$z -c "$ext4" >"$tmp/packed.img"
+		refuse "$z-compressed base" "$tmp/packed.img" "$z" 'not a raw disk' \
+			"un$z|gunzip|bunzip2" -- "$tmp/packed.img" "$out" "$ok_ov"
+	else
+		echo "SKIP $z-compressed base: $z not found"
+	fi
+done
+if command -v qemu-img >/dev/null 2>&1; then
+	for f in qcow2 vmdk vdi; do
+		qemu-img convert -O $f "$ext4" "$tmp/virt.img" >/dev/null
+		refuse "$f base" "$tmp/virt.img" "$(echo $f | sed 's/qcow2/qcow/')" 'qemu-img convert -O raw' -- \
+			"$tmp/virt.img" "$out" "$ok_ov"
+	done
+else
+	echo "SKIP qcow2/vmdk/vdi bases: qemu-img not found"
+fi
 
 missing=$tmp/no-such-base.img
 touch "$tmp/placeholder"
