@@ -17,8 +17,8 @@
 #include "inject.h"
 #include "util.h"
 
-#define LAYOUT_FORMAT "hackbackfs layout v1"
-#define IMAGE_FORMAT "hackbackfs image v1"
+#define LAYOUT_FORMAT "hackbackfs layout v2"
+#define IMAGE_FORMAT "hackbackfs image v2"
 
 /* Read the restore script into a slot-sized buffer with its header. */
 static int make_slot(const char *path, unsigned char **out)
@@ -96,22 +96,27 @@ static int scan_overlays(const struct build_opts *o, struct overlay *ov)
 	return r;
 }
 
-static int64_t default_epoch(const struct build_opts *o, const struct overlay *ov)
+/* The time stamp of everything injected.  By default it depends on BASE
+ * alone (its file system's last write time), never on the overlay's
+ * mtimes: those change with every copy of the overlay. */
+int64_t build_epoch(const struct build_opts *o, const struct partition *p, const char **from)
 {
 	const char *sde = getenv("SOURCE_DATE_EPOCH");
-	int64_t t = 1;
 
+	*from = "option";
 	if (o->have_epoch)
 		return o->epoch > 0 ? o->epoch : 1;
 	if (sde && *sde) {
 		char *end;
 		long long v = strtoll(sde, &end, 10);
+		*from = "SOURCE_DATE_EPOCH";
 		if (*end == '\0' && v > 0)
 			return v;
 	}
-	for (size_t i = 0; i < ov->n; i++)
-		t = HB_MAX(t, ov->entries[i].mtime_sec);
-	return t;
+	*from = "base";
+	if (p->fs_wtime > 0)
+		return p->fs_wtime;
+	return p->fs_mkfs_time > 0 ? p->fs_mkfs_time : 1;
 }
 
 static int identify(const struct build_opts *o, struct build *b, const unsigned char *slot)
@@ -134,6 +139,8 @@ static int identify(const struct build_opts *o, struct build *b, const unsigned 
 	digest_u64(d, o->keep_owner ? 0 : (uint64_t)o->uid);
 	digest_u64(d, o->keep_owner ? 0 : (uint64_t)o->gid);
 	digest_u64(d, (uint64_t)b->epoch);
+	digest_u64(d, (uint64_t)!!o->keep_mtime);
+	digest_u64(d, (uint64_t)o->umask);
 	digest_str(d, RESTORE_SLOT_PATH);
 	digest_u64(d, RESTORE_SLOT_SIZE);
 	if ((r = digest_final(d, b->layout)) < 0)
@@ -194,7 +201,9 @@ static int manifest(const struct build_opts *o, struct build *b)
 	fprintf(f, "  \"partition\": {\"number\": %d, \"table\": \"%s\", \"offset\": %" PRIu64
 		   ", \"size\": %" PRIu64 ", \"fstype\": \"%s\"},\n",
 		p->number, p->table, p->offset, p->size, p->fstype);
-	fprintf(f, "  \"epoch\": %" PRId64 ",\n", b->epoch);
+	fprintf(f, "  \"epoch\": %" PRId64 ", \"epoch_from\": \"%s\", \"keep_mtime\": %s, "
+		   "\"umask\": \"%04o\",\n", b->epoch, b->epoch_from,
+		o->keep_mtime ? "true" : "false", (unsigned)o->umask);
 	fprintf(f, "  \"restore_slot\": {\"path\": \"/%s\", \"size\": %u, \"script\": ",
 		RESTORE_SLOT_PATH, RESTORE_SLOT_SIZE);
 	if (o->restore)
@@ -233,6 +242,8 @@ int build_image(const struct build_opts *o, struct build *b)
 
 	memset(b, 0, sizeof *b);
 	overlay_init(&b->ov);
+	b->ov.keep_mtime = o->keep_mtime;
+	b->ov.umask = o->umask;
 	r = image_open(&b->img, o->base, o->partition);
 	if (r < 0)
 		return r;
@@ -249,12 +260,13 @@ int build_image(const struct build_opts *o, struct build *b)
 		goto fail;
 	if ((r = make_slot(o->restore, &slot)) < 0)
 		goto fail;
-	b->epoch = default_epoch(o, &b->ov);
+	b->epoch = build_epoch(o, &b->img->part, &b->epoch_from);
 	hb_info("injecting %zu overlay entries (%" PRIu64 " MiB of file data)", b->ov.n,
 		b->ov.total_file_bytes >> 20);
 
 	io = (struct inject_opts){
 		.keep_owner = o->keep_owner, .uid = o->uid, .gid = o->gid, .epoch = b->epoch,
+		.keep_mtime = o->keep_mtime,
 		.slot_path = RESTORE_SLOT_PATH, .slot_data = slot, .slot_size = RESTORE_SLOT_SIZE,
 	};
 	if ((r = inject_overlay(b->img, &b->ov, &io)) < 0)

@@ -4,9 +4,14 @@
  * helpers share.  Also composes the restore slot and the manifest, and
  * computes the image's identity:
  *
- *   layout = SHA-256("hackbackfs layout v1", base fingerprint, partition,
- *                    overlay digest, owner/epoch options, slot geometry)
- *   digest = SHA-256("hackbackfs image v1", layout, slot bytes)
+ *   layout = SHA-256("hackbackfs layout v2", base fingerprint, partition,
+ *                    overlay digest, owner/epoch/mtime/umask options,
+ *                    slot geometry)
+ *   digest = SHA-256("hackbackfs image v2", layout, slot bytes)
+ *
+ * Nothing in it depends on where or when the overlay was copied: the
+ * overlay digest hashes content, names, modes, owners and targets, and
+ * the default epoch comes from BASE (its file system's last write time).
  *
  * Injection is deterministic, so equal identities mean equal bytes; two
  * images that differ only in the restore script have equal layouts.
@@ -33,8 +38,10 @@ struct build_opts {
 	const char *m5;		/* host file installed at /sbin/m5, or NULL */
 	const char *restore;	/* host file put in the restore slot, or NULL */
 	int full_hash;		/* fingerprint the base by hashing all of it */
-	int have_epoch;		/* else SOURCE_DATE_EPOCH, else newest overlay mtime */
+	int have_epoch;		/* else SOURCE_DATE_EPOCH, else BASE's fs write time */
 	int64_t epoch;
+	int keep_mtime;		/* the overlay's mtimes go into the image */
+	mode_t umask;		/* mode bits cleared from every overlay entry */
 	int keep_owner;
 	uid_t uid;
 	gid_t gid;
@@ -44,6 +51,7 @@ struct build {
 	struct image *img;
 	struct overlay ov;
 	int64_t epoch;
+	const char *epoch_from;	/* "option", "SOURCE_DATE_EPOCH" or "base" */
 	unsigned char base_fp[DIGEST_LEN];
 	unsigned char layout[DIGEST_LEN];
 	unsigned char digest[DIGEST_LEN];
@@ -55,5 +63,11 @@ struct build {
  * Returns 0 or a negative errno after one hb_error(). */
 int build_image(const struct build_opts *o, struct build *b);
 void build_free(struct build *b);
+
+/* The time stamp of everything injected: o->epoch when have_epoch, else
+ * $SOURCE_DATE_EPOCH, else p's file system's last write time (creation
+ * time, 1 if neither is set).  *from says which ("option",
+ * "SOURCE_DATE_EPOCH", "base"). */
+int64_t build_epoch(const struct build_opts *o, const struct partition *p, const char **from);
 
 #endif

@@ -7,12 +7,13 @@
  *
  * gem5 reads one 512-byte sector per call through std::fstream; what makes
  * that fast is the kernel page cache and readahead in front of us, with
- * large requests (libfuse negotiates 1 MiB, max_pages 256).  Reads of
- * bytes that come straight from a file (the base, or a mapped overlay
- * file) are answered with fd-backed buffers, so libfuse can splice them
- * to the kernel without a copy through this process (copied, not moved:
- * see hb_init).  Anything else is
- * assembled in memory with image_read().
+ * large requests (libfuse negotiates 1 MiB, max_pages 256).  Every read
+ * is image_read() into libfuse's buffer, which checks afterwards that the
+ * files it read from have not changed (see hb_read and image.h).
+ *
+ * Errors found while serving (a base changed behind the mount) go to
+ * stderr in the foreground and to syslog once the daemon has detached,
+ * since libfuse points the daemon's stderr at /dev/null.
  */
 #include "config.h"
 
@@ -144,92 +145,29 @@ static int hb_open(const char *path, struct fuse_file_info *fi)
 	return 0;
 }
 
-static int read_json(struct fusefs *fs, struct fuse_bufvec **bufp, size_t size, off_t off)
-{
-	struct fuse_bufvec *bv = malloc(sizeof *bv);
-	size_t len = 0;
-	void *mem = NULL;
-
-	if (!bv)
-		return -ENOMEM;
-	if ((uint64_t)off < fs->b->manifest_len) {
-		len = HB_MIN(size, fs->b->manifest_len - (size_t)off);
-		mem = malloc(len);
-		if (!mem) {
-			free(bv);
-			return -ENOMEM;
-		}
-		memcpy(mem, fs->b->manifest + off, len);
-	}
-	*bv = FUSE_BUFVEC_INIT(len);
-	bv->buf[0].mem = mem;
-	*bufp = bv;
-	return 0;
-}
-
-static int hb_read_buf(const char *path, struct fuse_bufvec **bufp, size_t size, off_t off,
-		       struct fuse_file_info *fi)
+/* Reads are answered from memory, not spliced from the base's descriptor:
+ * a splice hands the kernel references to the base file's pages, which a
+ * write to the base could still change after the check that follows every
+ * read (image.h), and bench/ measured no gain from it once splice *move*
+ * was off. */
+static int hb_read(const char *path, char *buf, size_t size, off_t off,
+		   struct fuse_file_info *fi)
 {
 	struct fusefs *fs = ctx();
-	struct image *img = fs->b->img;
-	struct image_seg segs[16];
-	struct fuse_bufvec *bv;
-	int n;
+	ssize_t r;
 
 	(void)path;
-	if (fi->fh == NODE_JSON)
-		return read_json(fs, bufp, size, off);
-	if ((uint64_t)off >= img->size)
-		size = 0;
-	else
-		size = (size_t)HB_MIN((uint64_t)size, img->size - (uint64_t)off);
-
-	/* All from files: hand libfuse descriptors to splice from. */
-	n = image_segments(img, (uint64_t)off, size, segs, HB_ARRAY_SIZE(segs));
-	if (n < 0)
-		return n;
-	size_t covered = 0;
-	int all_fd = 1;
-	for (int i = 0; i < n; i++) {
-		covered += segs[i].len;
-		all_fd &= segs[i].fd >= 0;
+	if (off < 0)
+		return -EINVAL;
+	if (fi->fh == NODE_JSON) {
+		if ((uint64_t)off >= fs->b->manifest_len)
+			return 0;
+		size = HB_MIN(size, fs->b->manifest_len - (size_t)off);
+		memcpy(buf, fs->b->manifest + off, size);
+		return (int)size;
 	}
-	if (size > 0 && all_fd && covered == size) {
-		bv = malloc(sizeof *bv + (size_t)(n - 1) * sizeof bv->buf[0]);
-		if (!bv)
-			return -ENOMEM;
-		*bv = FUSE_BUFVEC_INIT(0);
-		bv->count = (size_t)n;
-		for (int i = 0; i < n; i++) {
-			bv->buf[i] = (struct fuse_buf){
-				.size = segs[i].len,
-				.flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK | FUSE_BUF_FD_RETRY,
-				.fd = segs[i].fd,
-				.pos = (off_t)segs[i].pos,
-			};
-		}
-		*bufp = bv;
-		return 0;
-	}
-
-	/* Mixed: assemble in memory (libfuse frees mem buffers itself). */
-	bv = malloc(sizeof *bv);
-	void *mem = malloc(size ? size : 1);
-	if (!bv || !mem) {
-		free(bv);
-		free(mem);
-		return -ENOMEM;
-	}
-	ssize_t r = image_read(img, mem, size, (uint64_t)off);
-	if (r < 0) {
-		free(bv);
-		free(mem);
-		return (int)r;
-	}
-	*bv = FUSE_BUFVEC_INIT((size_t)r);
-	bv->buf[0].mem = mem;
-	*bufp = bv;
-	return 0;
+	r = image_read(fs->b->img, buf, size, (uint64_t)off);
+	return (int)r;
 }
 
 static int hb_write(const char *path, const char *buf, size_t size, off_t off,
@@ -348,7 +286,7 @@ static const struct fuse_operations hb_ops = {
 	.getattr = hb_getattr,
 	.readdir = hb_readdir,
 	.open = hb_open,
-	.read_buf = hb_read_buf,
+	.read = hb_read,
 	.write = hb_write,
 	.flush = hb_flush,
 	.fsync = hb_fsync,
@@ -407,6 +345,8 @@ int fusefs_serve(struct fusefs *fs, struct build *b)
 		fuse_unmount(fs->fuse);
 		return -EIO;
 	}
+	if (!fs->cfg.foreground)
+		hb_error_syslog(1);
 	if (fuse_set_signal_handlers(se) != 0) {
 		fuse_unmount(fs->fuse);
 		return -EIO;

@@ -33,9 +33,103 @@
 #include "image.h"
 #include "util.h"
 
+#include <stdatomic.h>
+
 #define COW_MAGIC "HBCOW001"
 #define COW_HEADER 4096u
 #define COW_RECORD (8u + DELTA_UNIT)
+
+/* Record fd (the file at path) as a source, as it is now. */
+static int add_source(struct image *img, int fd, const char *path)
+{
+	struct image_source *src;
+	struct stat st;
+
+	if (fd < 0)
+		return -EBADF;
+	if (fstat(fd, &st) < 0) {
+		int r = -errno;
+		hb_error("%s: %s", path, strerror(errno));
+		return r;
+	}
+	if (fd >= img->nby_fd) {
+		int n = HB_MAX(fd + 1, 2 * img->nby_fd);
+		struct image_source **v = realloc(img->by_fd, (size_t)n * sizeof *v);
+		if (!v)
+			return -ENOMEM;
+		memset(v + img->nby_fd, 0, (size_t)(n - img->nby_fd) * sizeof *v);
+		img->by_fd = v;
+		img->nby_fd = n;
+	}
+	src = calloc(1, sizeof *src);
+	if (!src || !(src->path = strdup(path))) {
+		free(src);
+		return -ENOMEM;
+	}
+	src->fd = fd;
+	src->dev = st.st_dev;
+	src->ino = st.st_ino;
+	src->size = st.st_size;
+	src->mtime = st.st_mtim;
+	free(img->by_fd[fd] ? img->by_fd[fd]->path : NULL);
+	free(img->by_fd[fd]);
+	img->by_fd[fd] = src;
+	return 0;
+}
+
+static void free_sources(struct image *img)
+{
+	for (int i = 0; i < img->nby_fd; i++) {
+		if (img->by_fd[i])
+			free(img->by_fd[i]->path);
+		free(img->by_fd[i]);
+	}
+	free(img->by_fd);
+	img->by_fd = NULL;
+	img->nby_fd = 0;
+}
+
+/* Is src still what it was?  A change is reported once, and for good. */
+static int check_source(struct image_source *src)
+{
+	struct stat st;
+	int expected = 0;
+	const char *what;
+
+	if (atomic_load_explicit(&src->stale, memory_order_relaxed))
+		return -EIO;
+	if (fstat(src->fd, &st) < 0)
+		what = "can no longer be examined";
+	else if (st.st_dev != src->dev || st.st_ino != src->ino)
+		what = "was replaced";
+	else if (st.st_size != src->size)
+		what = "changed size";
+	else if (st.st_mtim.tv_sec != src->mtime.tv_sec || st.st_mtim.tv_nsec != src->mtime.tv_nsec)
+		what = "was modified (its mtime moved)";
+	else
+		return 0;
+	if (atomic_compare_exchange_strong(&src->stale, &expected, 1))
+		hb_error("%s %s since the image was built: reads of the bytes it holds now fail "
+			 "with EIO (remount to serve the new content as a new image)", src->path, what);
+	return -EIO;
+}
+
+int image_check_sources(struct image *img, const struct image_seg *segs, int n)
+{
+	int last = -1;
+
+	for (int i = 0; i < n; i++) {
+		int fd = segs[i].fd;
+		int r;
+
+		if (fd < 0 || fd == last || fd >= img->nby_fd || !img->by_fd[fd])
+			continue;
+		last = fd;
+		if ((r = check_source(img->by_fd[fd])) < 0)
+			return r;
+	}
+	return 0;
+}
 
 int image_open(struct image **out, const char *base_path, int which)
 {
@@ -75,6 +169,8 @@ int image_open(struct image **out, const char *base_path, int which)
 		goto fail;
 	}
 	img->size = (uint64_t)st.st_size;
+	if ((r = add_source(img, img->base_fd, img->base_path)) < 0)
+		goto fail;
 	r = partition_probe(img->base_fd, base_path, which, &img->part);
 	if (r < 0)
 		goto fail;
@@ -100,6 +196,7 @@ void image_close(struct image *img)
 	delta_free(img->synth);	/* closes the adopted overlay fds */
 	delta_free(img->cow);	/* closes cow_fd */
 	pthread_rwlock_destroy(&img->lock);
+	free_sources(img);
 	free(img->base_path);
 	free(img);
 }
@@ -214,6 +311,10 @@ static ssize_t read_locked(struct image *img, void *buf, size_t len, uint64_t of
 		r = copy_segs(segs, n, (unsigned char *)buf + done);
 		if (r < 0)
 			return r;
+		/* After the copy, never before: see image.h. */
+		int c = image_check_sources(img, segs, n);
+		if (c < 0)
+			return c;
 		done += (size_t)r;
 	}
 	return (ssize_t)done;
@@ -323,12 +424,19 @@ ssize_t image_write(struct image *img, const void *buf, size_t len, uint64_t off
 	return r;
 }
 
-int image_adopt_fd(struct image *img, int fd)
+int image_adopt_fd(struct image *img, int fd, const char *path)
 {
-	int id = delta_add_file(img->synth, fd);
+	int r = add_source(img, fd, path);
+	int id = r < 0 ? r : delta_add_file(img->synth, fd);
 
-	if (id < 0)
+	if (id < 0) {
+		if (r == 0 && fd < img->nby_fd) {
+			free(img->by_fd[fd]->path);
+			free(img->by_fd[fd]);
+			img->by_fd[fd] = NULL;
+		}
 		close(fd);
+	}
 	return id;
 }
 

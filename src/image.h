@@ -11,7 +11,16 @@
  * file descriptor is opened O_RDONLY and never written.
  *
  * After image_freeze() synth is immutable and read without a lock; cow is
- * guarded by a rwlock.  Return convention: 0 or a negative errno, with one
+ * guarded by a rwlock.
+ *
+ * Files served by reference (the base, mapped overlay files) can be
+ * changed in place by their owners while a simulation runs for days.  The
+ * image records each one's device, inode, size and mtime when it takes it
+ * (not ctime: chmod changes that, harmlessly) and checks them again after
+ * every read that took bytes from it.  The kernel updates mtime before it
+ * copies a write's data, so a read that saw new bytes always sees the new
+ * mtime afterwards: such reads fail with -EIO, never return the new bytes
+ * or a mix, and the file is reported once (hb_error) and stays refused.  Return convention: 0 or a negative errno, with one
  * hb_error() where the cause is known.
  */
 #ifndef HB_IMAGE_H
@@ -20,9 +29,22 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <stddef.h>
+#include <sys/stat.h>
+#include <time.h>
 
 #include "delta.h"
 #include "partition.h"
+
+/* A file whose bytes the image serves by reference (see above). */
+struct image_source {
+	int fd;				/* not owned: base_fd or a synth file */
+	char *path;			/* for the report */
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime;
+	_Atomic int stale;		/* set once, never cleared */
+};
 
 struct image {
 	char *base_path;
@@ -37,6 +59,8 @@ struct image {
 	int readonly;			/* guest writes fail with -EROFS */
 	int frozen;
 	pthread_rwlock_t lock;		/* guards cow */
+	struct image_source **by_fd;	/* sources by descriptor, NULL: none */
+	int nby_fd;
 };
 
 /* Open base_path read-only and probe it (which: see partition.h). */
@@ -58,17 +82,23 @@ struct image_seg {
  * the end of the image are cut at the end. */
 int image_segments(struct image *img, uint64_t off, size_t len, struct image_seg *segs, int max);
 
-/* Read exactly len bytes (cut at end of image); returns bytes read or -errno. */
+/* Read exactly len bytes (cut at end of image); returns bytes read or
+ * -errno (-EIO when a source file changed, see above). */
 ssize_t image_read(struct image *img, void *buf, size_t len, uint64_t off);
 /* Write len bytes; returns len or -errno (-EROFS, -ENOSPC, -EIO). */
 ssize_t image_write(struct image *img, const void *buf, size_t len, uint64_t off);
 
-/* Build phase only.  image_adopt_fd() hands fd to the image (closed by
- * image_close(), also on failure) and returns its id for image_map_file(),
+/* Check the sources that segs read from (after reading them): 0, or -EIO
+ * when one changed since the image took it. */
+int image_check_sources(struct image *img, const struct image_seg *segs, int n);
+
+/* Build phase only.  image_adopt_fd() hands fd (the file at path, a
+ * source from now on) to the image (closed by image_close(), also on
+ * failure) and returns its id for image_map_file(),
  * which makes [off, off+len) read as the bytes of that file from pos:
  * whole units are mapped, never copied; partial units at either end are
  * copied.  The caller guarantees the file holds those bytes. */
-int image_adopt_fd(struct image *img, int fd);
+int image_adopt_fd(struct image *img, int fd, const char *path);
 int image_map_file(struct image *img, uint64_t off, uint64_t len, int file_id, uint64_t pos);
 
 /* End the build phase.  mem_limit bounds guest writes held in memory (0: no

@@ -203,12 +203,17 @@ static void set_attrs(struct injector *in, const struct overlay_entry *e,
 	ext2fs_set_i_uid_high(*inode, uid >> 16);
 	inode->i_gid = (uint16_t)gid;
 	ext2fs_set_i_gid_high(*inode, gid >> 16);
+	/* Content-addressed by default: no time stamp comes from the host,
+	 * so a copy of the overlay gives the same bytes. */
+	int64_t msec = in->opts->keep_mtime ? e->mtime_sec : in->opts->epoch;
+	long mnsec = in->opts->keep_mtime ? e->mtime_nsec : 0;
+
 	inode->i_atime = inode->i_ctime = (uint32_t)in->opts->epoch;
-	inode->i_mtime = (uint32_t)e->mtime_sec;
+	inode->i_mtime = (uint32_t)msec;
 	inode->i_generation = 0;
 	if (EXT2_INODE_SIZE(in->fs->super) > EXT2_GOOD_OLD_INODE_SIZE &&
 	    inode->i_extra_isize >= 24) {
-		inode->i_mtime_extra = time_extra(e->mtime_sec, e->mtime_nsec);
+		inode->i_mtime_extra = time_extra(msec, mnsec);
 		inode->i_atime_extra = inode->i_ctime_extra = time_extra(in->opts->epoch, 0);
 		inode->i_crtime = (uint32_t)in->opts->epoch;
 		inode->i_crtime_extra = time_extra(in->opts->epoch, 0);
@@ -355,10 +360,21 @@ static int write_data(struct injector *in, const struct overlay_entry *e, int fd
 	int r = 0;
 
 	if (!mem && e->size >= MAP_THRESHOLD) {
-		int dupfd = dup(fd);
+		/* Served by reference from now on: it must still hold the
+		 * bytes the overlay digest was computed from. */
+		struct stat st;
+		int dupfd;
+
+		if (fstat(fd, &st) < 0 || (uint64_t)st.st_size != e->size ||
+		    st.st_mtim.tv_sec != e->mtime_sec || st.st_mtim.tv_nsec != e->mtime_nsec) {
+			hb_error("%s: %s changed while the overlay was being read; try again",
+				 e->path, e->host_path);
+			return -EIO;
+		}
+		dupfd = dup(fd);
 		if (dupfd < 0)
 			return -errno;
-		file_id = image_adopt_fd(in->img, dupfd);
+		file_id = image_adopt_fd(in->img, dupfd, e->host_path);
 		if (file_id < 0)
 			return file_id;
 	}

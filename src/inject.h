@@ -20,8 +20,8 @@ struct inject_opts {
 	int keep_owner;		/* use the overlay's uid/gid */
 	uid_t uid;		/* otherwise these (default 0:0) */
 	gid_t gid;
-	int64_t epoch;		/* time stamp for ctime/atime/crtime and new
-				   directories of missing parents (>= 1) */
+	int64_t epoch;		/* every time stamp of an injected inode (>= 1) */
+	int keep_mtime;		/* but mtime from the overlay entry */
 	/* The restore slot: a file written after every overlay entry with
 	 * all its blocks allocated (zeros included), so that its inode and
 	 * blocks depend on the overlay and never on its content.  slot_path

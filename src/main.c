@@ -38,7 +38,9 @@ struct cli {
 	char *name;
 	char *m5;
 	char *restore;
+	char *umask;
 	int ro;
+	int keep_mtime;
 	int keep_owner;
 	int full_hash;
 	/* modes and positional arguments */
@@ -59,7 +61,9 @@ static const struct fuse_opt cli_opts[] = {
 	OPT("name=%s", name),
 	OPT("m5=%s", m5),
 	OPT("restore=%s", restore),
+	OPT("umask=%s", umask),
 	OPT("keep_owner", keep_owner),
+	OPT("keep_mtime", keep_mtime),
 	OPT("fullhash", full_hash),
 	FUSE_OPT_KEY("ro", KEY_RO),
 	FUSE_OPT_KEY("-h", KEY_HELP),
@@ -123,8 +127,12 @@ static void usage(FILE *f)
 "                           (/" RESTORE_SLOT_PATH ", 1 MiB)\n"
 "    -o owner=UID:GID       owner of injected files (default 0:0)\n"
 "    -o keep_owner          keep the overlay files' owners\n"
-"    -o epoch=SECONDS       time stamp of injected metadata (default:\n"
-"                           $SOURCE_DATE_EPOCH, else the newest overlay mtime)\n"
+"    -o epoch=SECONDS       every time stamp of injected files (default:\n"
+"                           $SOURCE_DATE_EPOCH, else BASE's last write time)\n"
+"    -o keep_mtime          keep the overlay files' mtimes (they then become\n"
+"                           part of the identity)\n"
+"    -o umask=MODE          clear these mode bits (octal, e.g. 022) of every\n"
+"                           overlay file and directory\n"
 "    -o name=NAME           name of the image file (default hack-back)\n"
 "    -o ro                  read-only: writes fail with EROFS\n"
 "    -o cow=FILE            keep the guest's writes in FILE (reused on the\n"
@@ -184,6 +192,7 @@ static int build_options(const struct cli *c, struct build_opts *o, uint64_t *co
 	o->m5 = c->m5;
 	o->restore = c->restore;
 	o->keep_owner = c->keep_owner;
+	o->keep_mtime = c->keep_mtime;
 	o->full_hash = c->full_hash;
 	o->partition = PARTITION_AUTO;
 	if (c->partition) {
@@ -216,6 +225,16 @@ static int build_options(const struct cli *c, struct build_opts *o, uint64_t *co
 			return -EINVAL;
 		o->have_epoch = 1;
 		o->epoch = (int64_t)v;
+	}
+	if (c->umask) {
+		char *end;
+		errno = 0;
+		v = strtoull(c->umask, &end, 8);
+		if (errno || end == c->umask || *end || *c->umask == '-' || v > 0777) {
+			hb_error("bad value for -o umask: '%s' (octal, 0 to 0777, e.g. 022)", c->umask);
+			return -EINVAL;
+		}
+		o->umask = (mode_t)v;
 	}
 	*cow_limit = 1ull << 30;
 	if (c->cow_limit && parse_size(c->cow_limit, cow_limit) < 0) {
@@ -330,6 +349,23 @@ int main(int argc, char *argv[])
 		goto out;
 	raise_fd_limit();
 
+	/* libfuse takes the mount point and -f/-d/-s from args, and checks
+	 * every other option when the session is created: an unknown one is
+	 * an error in every mode, also where nothing is mounted (a typo must
+	 * not give the digests of another configuration). */
+	if (c.mountpoint)
+		fuse_opt_add_arg(&args, c.mountpoint);
+	if (fuse_parse_cmdline(&args, &fo) != 0)
+		goto out;
+	struct fusefs_config cfg = {
+		.name = c.name ? c.name : "hack-back",
+		.mountpoint = fo.mountpoint,
+		.foreground = fo.foreground,
+		.singlethread = fo.singlethread,
+	};
+	if (fusefs_new(&fs, &cfg, &args) < 0)
+		goto out;
+
 	if (c.digests || c.manifest) {
 		if (build_image(&bo, &b) < 0)
 			goto out;
@@ -342,19 +378,7 @@ int main(int argc, char *argv[])
 		goto out;
 	}
 
-	/* libfuse takes the mount point and -f/-d/-s from args. */
-	fuse_opt_add_arg(&args, c.mountpoint);
-	if (fuse_parse_cmdline(&args, &fo) != 0)
-		goto out;
 	if (check_mountpoint(c.mountpoint) < 0)
-		goto out;
-	struct fusefs_config cfg = {
-		.name = c.name ? c.name : "hack-back",
-		.mountpoint = fo.mountpoint,
-		.foreground = fo.foreground,
-		.singlethread = fo.singlethread,
-	};
-	if (fusefs_new(&fs, &cfg, &args) < 0)
 		goto out;
 	if (build_image(&bo, &b) < 0)
 		goto out;
@@ -375,7 +399,7 @@ out:
 	fuse_opt_free_args(&args);
 	free(fo.mountpoint);
 	free(c.partition); free(c.cow); free(c.cow_limit); free(c.owner); free(c.epoch);
-	free(c.name); free(c.m5); free(c.restore);
+	free(c.name); free(c.m5); free(c.restore); free(c.umask);
 	free(c.base); free(c.overlays); free(c.mountpoint);
 	return status;
 }

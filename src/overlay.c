@@ -20,10 +20,11 @@
  * the first one's hash and metadata.  Hard-link groups never span two
  * overlay directories (entries remember which add_dir call found them).
  *
- * The digest encoding (version string, count, then per entry path, type,
- * mode, uid, gid, mtime, size, and the content hash plus link leader, or
- * the symlink target) leaves out host paths and inode numbers, so the
- * same tree copied elsewhere hashes the same.
+ * The digest encoding (version string, the keep_mtime flag, count, then
+ * per entry path, type, mode, uid, gid, size, the mtime when kept, and
+ * the content hash plus link leader, or the symlink target) leaves out
+ * host paths, inode numbers and, by default, mtimes: the same tree copied
+ * elsewhere hashes the same.  Modes are hashed after the umask policy.
  */
 #include "config.h"
 
@@ -37,7 +38,7 @@
 #include "overlay.h"
 #include "util.h"
 
-#define OVERLAY_FORMAT "hackbackfs overlay v1"
+#define OVERLAY_FORMAT "hackbackfs overlay v2"
 
 /* A growable array of entries (the walk's private list). */
 struct entries {
@@ -698,6 +699,8 @@ static int hash_entries(struct overlay *ov)
 		goto fail;
 	r = digest_str(d, OVERLAY_FORMAT);
 	if (r == 0)
+		r = digest_u64(d, (uint64_t)!!ov->keep_mtime);
+	if (r == 0)
 		r = digest_u64(d, ov->n);
 	for (i = 0; i < ov->n && r == 0; i++) {
 		const struct overlay_entry *e = &ov->entries[i];
@@ -709,9 +712,11 @@ static int hash_entries(struct overlay *ov)
 		    (r = digest_u64(d, e->mode)) < 0 ||
 		    (r = digest_u64(d, e->uid)) < 0 ||
 		    (r = digest_u64(d, e->gid)) < 0 ||
-		    (r = digest_u64(d, (uint64_t)e->mtime_sec)) < 0 ||
-		    (r = digest_u64(d, (uint64_t)e->mtime_nsec)) < 0 ||
 		    (r = digest_u64(d, e->size)) < 0)
+			break;
+		if (ov->keep_mtime &&
+		    ((r = digest_u64(d, (uint64_t)e->mtime_sec)) < 0 ||
+		     (r = digest_u64(d, (uint64_t)e->mtime_nsec)) < 0))
 			break;
 		if (e->type == OVERLAY_FILE) {
 			if ((r = digest_bytes(d, e->sha256, DIGEST_LEN)) < 0)
@@ -738,6 +743,9 @@ int overlay_finish(struct overlay *ov)
 	int r;
 
 	/* The list is kept sorted by every add; nothing to sort here. */
+	for (i = 0; i < ov->n; i++)
+		if (ov->entries[i].type != OVERLAY_SYMLINK)
+			ov->entries[i].mode &= ~(ov->umask & 07777);
 	r = resolve_links(ov);
 	if (r < 0)
 		return r;

@@ -6,8 +6,10 @@
  * Later directories win over earlier ones for the same path.  Extra single
  * files (m5, the restore script) are added with overlay_add_file().  The
  * overlay digest is a SHA-256 over a canonical encoding of every entry
- * (path, type, mode, uid, gid, mtime, size, content hash or link target,
- * hard-link leader).  Leaf module apart from digest.h.
+ * (path, type, mode, uid, gid, size, content hash or link target,
+ * hard-link leader; the mtime only with keep_mtime).  Content, not
+ * history: a copy of the tree (cp -r, git clone, rsync without -t) hashes
+ * the same.  Leaf module apart from digest.h.
  */
 #ifndef HB_OVERLAY_H
 #define HB_OVERLAY_H
@@ -51,6 +53,12 @@ struct overlay {
 	size_t n;
 	uint64_t total_file_bytes;	/* sum of regular file sizes (leaders only) */
 	unsigned n_dirs;		/* overlay_add_dir() calls so far */
+	/* Policy, set before overlay_finish() (overlay_init() clears both):
+	 * keep_mtime puts the entries' mtimes in the digest (the image then
+	 * carries them); umask clears mode bits of every file and directory
+	 * entry, so that checkouts under different umasks agree. */
+	int keep_mtime;
+	mode_t umask;
 	unsigned char digest[DIGEST_LEN];	/* valid after overlay_finish() */
 };
 

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <syslog.h>
 
 #include "util.h"
 
@@ -11,6 +12,7 @@
  * thread's last message.  Both exist so that one error line reaches the
  * user without every caller threading a message buffer through. */
 static int error_quiet;
+static int error_syslog;
 static int verbose;
 static __thread char last_error[1024];
 
@@ -21,8 +23,19 @@ void hb_error(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(last_error, sizeof last_error, fmt, ap);
 	va_end(ap);
-	if (!error_quiet)
+	if (error_quiet)
+		return;
+	if (error_syslog)
+		syslog(LOG_ERR, "%s", last_error);
+	else
 		fprintf(stderr, "%s: %s\n", HB_PROGRAM, last_error);
+}
+
+void hb_error_syslog(int on)
+{
+	if (on && !error_syslog)
+		openlog(HB_PROGRAM, LOG_PID, LOG_USER);
+	error_syslog = on;
 }
 
 const char *hb_last_error(void)

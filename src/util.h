@@ -27,6 +27,10 @@ const char *hb_last_error(void);
 /* Stop printing errors to stderr (tests keep only hb_last_error()). */
 void hb_error_quiet(int quiet);
 
+/* Send errors to syslog (LOG_ERR, ident "hackbackfs") instead of stderr:
+ * for a daemon whose stderr is gone. */
+void hb_error_syslog(int on);
+
 /* Optional progress line on stderr, printed only when hb_verbose is set. */
 void hb_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void hb_set_verbose(int verbose);

@@ -206,7 +206,7 @@ static int adopt_pattern_file(uint64_t len, int *fd_out)
 			buf[i] = file_byte(off + i);
 		ck_assert_int_eq(hb_pwrite_full(fd, buf, n, off), (ssize_t)n);
 	}
-	id = image_adopt_fd(img, fd);
+	id = image_adopt_fd(img, fd, "mapped-file");
 	ck_assert_int_ge(id, 0);
 	*fd_out = fd;
 	return id;
@@ -337,6 +337,62 @@ START_TEST(test_write_same_as_base)
 	memcpy(shadow + 30 * DELTA_UNIT, orig + 30 * DELTA_UNIT, DELTA_UNIT);
 	ck_assert_int_eq(synth_kind(30), 'm');
 	assert_image();
+}
+END_TEST
+
+/* ---- sources changed behind the image ---------------------------------------- */
+
+/* A mapped file changed in place: reads of its units fail with EIO (also
+ * later ones: the source stays refused), the others still read, and the
+ * report names the file once. */
+START_TEST(test_source_changed)
+{
+	int fd, id = adopt_pattern_file(64 * 1024, &fd);
+	uint64_t off = 100 * DELTA_UNIT;
+	unsigned char buf[DELTA_UNIT], junk = 0x5a;
+	struct timespec later[2] = { { 0, UTIME_OMIT }, { 2000000000, 0 } };
+
+	ck_assert_int_eq(image_map_file(img, off, 16 * DELTA_UNIT, id, 0), 0);
+	ck_assert_int_eq(image_freeze(img, 0, 0), 0);
+	shadow_map(off, 16 * DELTA_UNIT, 0);
+	assert_range(off, 16 * DELTA_UNIT);
+
+	/* Same size, new byte, new mtime (as any write gives). */
+	ck_assert_int_eq(pwrite(fd, &junk, 1, 5 * DELTA_UNIT), 1);
+	ck_assert_int_eq(futimens(fd, later), 0);
+	hb_error("(no error)");
+	ck_assert_int_eq(image_read(img, buf, DELTA_UNIT, off + 5 * DELTA_UNIT), -EIO);
+	ck_assert_ptr_nonnull(strstr(hb_last_error(), "mapped-file"));
+	ck_assert_ptr_nonnull(strstr(hb_last_error(), "modified"));
+	hb_error("(no error)");
+	ck_assert_int_eq(image_read(img, buf, DELTA_UNIT, off), -EIO);
+	ck_assert_str_eq(hb_last_error(), "(no error)");	/* reported once */
+	/* A range that spans base and file fails too; the base alone reads. */
+	ck_assert_int_eq(image_read(img, buf, DELTA_UNIT, off - 512), -EIO);
+	assert_range(0, 50 * DELTA_UNIT);
+}
+END_TEST
+
+/* The base changed size (or was rewritten): every base read fails; a
+ * chmod (ctime only) is not a change. */
+START_TEST(test_base_changed)
+{
+	unsigned char buf[4096];
+	int fd;
+
+	ck_assert_int_eq(image_freeze(img, 0, 0), 0);
+	ck_assert_int_eq(chmod(base_path, 0400), 0);
+	assert_range(0, 8192);
+	fd = open(base_path, O_WRONLY | O_APPEND);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, "x", 1), 1);
+	close(fd);
+	hb_error("(no error)");
+	ck_assert_int_eq(image_read(img, buf, sizeof buf, 0), -EIO);
+	ck_assert_ptr_nonnull(strstr(hb_last_error(), base_path));
+	ck_assert_ptr_nonnull(strstr(hb_last_error(), "changed size"));
+	/* A guest write that needs a read-modify-write of the base fails too. */
+	ck_assert_int_eq(image_write(img, buf, 10, 4096 * 3 + 5), -EIO);
 }
 END_TEST
 
@@ -832,6 +888,8 @@ static Suite *image_suite(void)
 	}
 	tcase_add_test(rd, test_read_base);
 	tcase_add_test(rd, test_open_refuses);
+	tcase_add_test(rd, test_source_changed);
+	tcase_add_test(rd, test_base_changed);
 	suite_add_tcase(s, rd);
 
 	tcase_set_timeout(wr, 60);

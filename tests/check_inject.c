@@ -752,14 +752,28 @@ START_TEST(test_epoch)
 	ck_assert_uint_eq(field(st, "ctime:"), 1234567890);
 	ck_assert_uint_eq(field(st, "atime:"), 1234567890);
 	free(st);
-	/* Overlay entries keep their mtime; ctime and atime are the epoch. */
+	/* Overlay entries: every time stamp is the epoch, not the host's. */
+	st = stat_of(dump, "/nd/sub");
+	ck_assert_uint_eq(field(st, "mtime:"), 1234567890);
+	ck_assert_uint_eq(field(st, "ctime:"), 1234567890);
+	free(st);
+	st = stat_of(dump, "/nd/sub/f");
+	ck_assert_uint_eq(field(st, "mtime:"), 1234567890);
+	ck_assert_uint_eq(field(st, "ctime:"), 1234567890);
+	ck_assert_uint_eq(field(st, "atime:"), 1234567890);
+	ck_assert_uint_eq(field(st, "crtime:"), 1234567890);
+	free(st);
+	build_free(&b);
+
+	/* keep_mtime: the overlay's mtime, the rest still the epoch. */
+	o.keep_mtime = 1;
+	build_ok(&o, &b, "epoch-km", dump, sizeof dump);
 	st = stat_of(dump, "/nd/sub");
 	ck_assert_uint_eq(field(st, "mtime:"), 1000000000);
 	ck_assert_uint_eq(field(st, "ctime:"), 1234567890);
 	free(st);
 	st = stat_of(dump, "/nd/sub/f");
 	ck_assert_uint_eq(field(st, "mtime:"), 1000000000);
-	ck_assert_uint_eq(field(st, "ctime:"), 1234567890);
 	ck_assert_uint_eq(field(st, "crtime:"), 1234567890);
 	free(st);
 	build_free(&b);
@@ -778,6 +792,7 @@ START_TEST(test_epoch_past_2038)
 
 	cu_run("cd '%s' && mkdir nd && printf x > nd/f && touch -d @2500000000 nd/f", ov);
 	o.epoch = 3000000000;
+	o.keep_mtime = 1;
 	build_ok(&o, &b, "epoch2038", dump, sizeof dump);
 	st = stat_of(dump, "/nd/f");
 	/* seconds:extra, the low 2 bits of extra being bits 32-33 of time */
@@ -789,18 +804,32 @@ START_TEST(test_epoch_past_2038)
 }
 END_TEST
 
-/* Without an epoch option (and no SOURCE_DATE_EPOCH): the newest mtime
- * in the overlay. */
+/* Without an epoch option (and no SOURCE_DATE_EPOCH): the base file
+ * system's last write time, whatever the overlay's mtimes. */
 START_TEST(test_epoch_default)
 {
 	struct build_opts o = opts_for(base);
 	struct build b;
+	unsigned char sb[4];
+	int fd = open(base, O_RDONLY);
+	uint32_t wtime;
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pread(fd, sb, 4, 1024 + 0x30), 4);	/* s_wtime */
+	close(fd);
+	wtime = (uint32_t)sb[0] | (uint32_t)sb[1] << 8 | (uint32_t)sb[2] << 16 | (uint32_t)sb[3] << 24;
+	ck_assert_uint_gt(wtime, 0);
 
 	cu_run("cd '%s' && mkdir d && printf x > d/f && printf y > d/g && "
 	    "touch -d @1100000000 d/f && touch -d @1200000000 d/g && touch -d @1000000000 d", ov);
 	o.have_epoch = 0;
 	ck_assert_int_eq(build_image(&o, &b), 0);
-	ck_assert_int_eq(b.epoch, 1200000000);
+	ck_assert_int_eq(b.epoch, wtime);
+	ck_assert_str_eq(b.epoch_from, "base");
+	build_free(&b);
+	cu_run("cd '%s' && touch -d @1700000000 d/f d/g d", ov);
+	ck_assert_int_eq(build_image(&o, &b), 0);
+	ck_assert_int_eq(b.epoch, wtime);
 	build_free(&b);
 	setenv("SOURCE_DATE_EPOCH", "1300000000", 1);
 	ck_assert_int_eq(build_image(&o, &b), 0);

@@ -135,6 +135,14 @@ static void digest_of(const char *dir, unsigned char out[DIGEST_LEN])
 	overlay_free(&o);
 }
 
+static const struct overlay_entry *find_in(const struct overlay *o, const char *path)
+{
+	const struct overlay_entry *e = overlay_find(o, path);
+
+	ck_assert_msg(e != NULL, "%s not in the overlay", path);
+	return e;
+}
+
 static const struct overlay_entry *find(const char *path)
 {
 	const struct overlay_entry *e = overlay_find(&ov, path);
@@ -448,7 +456,7 @@ static void digest_tree(const char *root)
 	put(P("%s/sbin/m5", root), "\177ELF...", 0755);
 	ck_assert_int_eq(symlink("m5", P("%s/sbin/m5link", root)), 0);
 	ck_assert_int_eq(link(P("%s/sbin/m5", root), P("%s/sbin/m5hard", root)), 0);
-	/* Symlink and directory mtimes are hashed: pin them. */
+	/* Pin symlink and directory mtimes (hashed with keep_mtime). */
 	touch(P("%s/sbin/m5link", root), 1400000000);
 	snprintf(cmd, sizeof cmd, "find '%s' -type d -exec touch -d @1500000000 {} +",
 		 P("%s", root));
@@ -471,6 +479,36 @@ START_TEST(test_digest_stable)
 	ck_assert_int_eq(system(cmd), 0);
 	digest_of(P("copy"), b);
 	ck_assert_mem_eq(a, b, DIGEST_LEN);
+}
+END_TEST
+
+/* -o umask: the bits are cleared from files and directories (not
+ * symlinks) before hashing, so group-writable and not agree. */
+START_TEST(test_umask)
+{
+	unsigned char a[DIGEST_LEN], b[DIGEST_LEN];
+	struct overlay o;
+
+	digest_tree("ov");
+	overlay_init(&o);
+	o.umask = 022;
+	scan(&o, P("ov"));
+	memcpy(a, o.digest, DIGEST_LEN);
+	ck_assert_uint_eq(find_in(&o, "etc/motd")->mode, 0644);
+	overlay_free(&o);
+	ck_assert_int_eq(chmod(P("ov/etc/motd"), 0666), 0);
+	ck_assert_int_eq(chmod(P("ov/etc"), 0777), 0);
+	overlay_init(&o);
+	o.umask = 022;
+	scan(&o, P("ov"));
+	memcpy(b, o.digest, DIGEST_LEN);
+	ck_assert_uint_eq(find_in(&o, "etc/motd")->mode, 0644);
+	ck_assert_uint_eq(find_in(&o, "etc")->mode & 0777, 0755);
+	ck_assert_uint_eq(find_in(&o, "sbin/m5link")->mode & 0777, 0777);
+	overlay_free(&o);
+	ck_assert_mem_eq(a, b, DIGEST_LEN);
+	digest_of(P("ov"), b);		/* no umask: the modes count */
+	ck_assert_mem_ne(a, b, DIGEST_LEN);
 }
 END_TEST
 
@@ -500,14 +538,31 @@ START_TEST(test_digest_sensitive)
 	digest_of(P("ov"), x);
 	ck_assert_mem_eq(ref, x, DIGEST_LEN);
 
-	/* Mtime of a file, of a directory. */
+	/* Mtime of a file, of a directory: not content, so no change... */
 	touch(P("ov/etc/motd"), 1000000001);
-	digest_of(P("ov"), x);
-	ck_assert_mem_ne(ref, x, DIGEST_LEN);
-	put(P("ov/etc/motd"), "hello\n", 0644);
 	touch(P("ov/etc"), 1500000001);
 	digest_of(P("ov"), x);
-	ck_assert_mem_ne(ref, x, DIGEST_LEN);
+	ck_assert_mem_eq(ref, x, DIGEST_LEN);
+	/* ... unless keep_mtime puts them in the image. */
+	{
+		unsigned char k1[DIGEST_LEN], k2[DIGEST_LEN];
+		struct overlay o;
+
+		overlay_init(&o);
+		o.keep_mtime = 1;
+		scan(&o, P("ov"));
+		memcpy(k1, o.digest, DIGEST_LEN);
+		overlay_free(&o);
+		ck_assert_mem_ne(ref, k1, DIGEST_LEN);
+		touch(P("ov/etc/motd"), 1000000000);
+		overlay_init(&o);
+		o.keep_mtime = 1;
+		scan(&o, P("ov"));
+		memcpy(k2, o.digest, DIGEST_LEN);
+		overlay_free(&o);
+		ck_assert_mem_ne(k1, k2, DIGEST_LEN);
+	}
+	put(P("ov/etc/motd"), "hello\n", 0644);
 	touch(P("ov/etc"), 1500000000);
 	digest_of(P("ov"), x);
 	ck_assert_mem_eq(ref, x, DIGEST_LEN);
@@ -769,6 +824,7 @@ static Suite *overlay_suite(void)
 	tcase_add_checked_fixture(dig, setup, teardown);
 	tcase_add_test(dig, test_digest_stable);
 	tcase_add_test(dig, test_digest_sensitive);
+	tcase_add_test(dig, test_umask);
 	suite_add_tcase(s, dig);
 
 	tcase_add_checked_fixture(merge, setup, teardown);

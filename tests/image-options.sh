@@ -32,6 +32,9 @@ bad()
 	case_bad=1
 }
 
+# Every case injects with --epoch $EPOCH and the default time stamps.
+HB_EXPECT_EPOCH=$EPOCH
+
 # synth_ok ARGS...: run synth, which must succeed silently.
 synth_ok()
 {
@@ -191,8 +194,15 @@ case_add_file()
 	[ "$2 ${12}" = "symlink usr/sbin" ] || bad "/sbin is now '$2 ${12}'"
 	# shellcheck disable=SC2046
 	set -- $(debugfs_stat "$tmp/out.img" opt/hb/bench/run.sh)
-	[ "$2 $3 $4:$5 $8" = "regular 750 0:0 1555555555" ] ||
-		bad "opt/hb/bench/run.sh is '$2 $3 $4:$5 $8', want 'regular 750 0:0 1555555555'"
+	[ "$2 $3 $4:$5 $8" = "regular 750 0:0 $EPOCH" ] ||
+		bad "opt/hb/bench/run.sh is '$2 $3 $4:$5 $8', want 'regular 750 0:0 $EPOCH'"
+	# ... and with --keep-mtime (-o keep_mtime), the file's own mtime.
+	synth_ok --epoch "$EPOCH" --keep-mtime --file "opt/hb/bench/run.sh=$tmp/run.sh" \
+		"$tmp/base.img" "$tmp/out-km.img" || return 1
+	# shellcheck disable=SC2046
+	set -- $(debugfs_stat "$tmp/out-km.img" opt/hb/bench/run.sh)
+	[ "$8" = 1555555555 ] || bad "keep-mtime: opt/hb/bench/run.sh mtime $8, want 1555555555"
+	rm -f "$tmp/out-km.img"
 	for _d in opt opt/hb opt/hb/bench; do
 		# shellcheck disable=SC2046
 		set -- $(debugfs_stat "$tmp/out.img" "$_d")

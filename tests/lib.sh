@@ -308,7 +308,9 @@ make_overlay()
 # expected_tree BASETREE OVERLAY OUT [keep]: the base tree with the
 # overlay applied as the image must show it: lost+found added, overlay
 # paths through the base's directory symlinks resolved (tar's
-# --keep-directory-symlink), owners forced to 0:0 unless "keep".
+# --keep-directory-symlink), owners forced to 0:0 unless "keep", and every
+# overlay mtime set to $HB_EXPECT_EPOCH when that is set (the program's
+# default; unset: the overlay's own mtimes, as with -o keep_mtime).
 expected_tree()
 {
 	_base=$1 _ov=$2 _exp=$3 _keep=${4:-}
@@ -321,16 +323,22 @@ expected_tree()
 		_owner="--owner=0 --group=0"
 	fi
 	# shellcheck disable=SC2086
-	(cd "$_ov" && tar --format=posix --numeric-owner $_owner -cf - .) |
+	(cd "$_ov" && tar --format=posix --numeric-owner $_owner $(_expect_mtime) -cf - .) |
 		(cd "$_exp" && tar --keep-directory-symlink --numeric-owner -xpf -) ||
 		fail "expected_tree: tar"
+}
+
+_expect_mtime()
+{
+	[ -z "${HB_EXPECT_EPOCH:-}" ] || echo "--mtime=@$HB_EXPECT_EPOCH"
 }
 
 # apply_overlay OVERLAY DIR: one more overlay on an expected tree, as
 # expected_tree does (owners 0:0).  posix format keeps nanoseconds.
 apply_overlay()
 {
-	(cd "$1" && tar --format=posix --numeric-owner --owner=0 --group=0 -cf - .) |
+	# shellcheck disable=SC2046
+	(cd "$1" && tar --format=posix --numeric-owner --owner=0 --group=0 $(_expect_mtime) -cf - .) |
 		(cd "$2" && tar --keep-directory-symlink --numeric-owner -xpf -) ||
 		fail "apply_overlay: tar"
 }

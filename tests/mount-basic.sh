@@ -139,6 +139,7 @@ head -c 24 "$k/var/lib/hack-back/restore.slot" | grep -q '^hackback-restore-slot
 echo "ok: kernel mount spot checks"
 
 # The whole tree: the base tree + the overlay (owners 0:0) + the empty slot.
+HB_EXPECT_EPOCH=$epoch
 expected_tree "$(base_tree)" "$ov" "$tmp/exp"
 mkdir -p "$tmp/exp/var/lib/hack-back"
 chmod 0755 "$tmp/exp/var" "$tmp/exp/var/lib" "$tmp/exp/var/lib/hack-back"

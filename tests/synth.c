@@ -1,12 +1,13 @@
 /* synth.c -- test helper: synthesize an image and write it to a file.
  *
  *   tests/synth [--partition N | --whole] [--keep-owner] [--owner UID:GID]
- *               [--epoch SECONDS] [--file DEST=HOSTPATH]... BASE OUT [OVERLAYDIR...]
+ *               [--epoch SECONDS] [--keep-mtime] [--file DEST=HOSTPATH]...
+ *               BASE OUT [OVERLAYDIR...]
  *
  * --file adds one file as overlay_add_file() does (after the directories,
  * so it wins over them); at least one OVERLAYDIR or --file is needed.
- * Without --epoch the time stamp is the newest mtime in the overlay, as
- * the program's default (SOURCE_DATE_EPOCH is not read here).  No restore
+ * Without --epoch the time stamp is the program's default (build_epoch():
+ * $SOURCE_DATE_EPOCH, else BASE's last write time).  No restore
  * slot is written: the tests see exactly BASE plus the overlay.
  *
  * Runs the same pipeline as the mount (probe, scan, inject, freeze) and
@@ -36,6 +37,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "build.h"
 #include "image.h"
 #include "inject.h"
 #include "overlay.h"
@@ -46,7 +48,8 @@
 
 static const char usage_text[] =
 	"usage: synth [--partition N | --whole] [--keep-owner] [--owner UID:GID]\n"
-	"             [--epoch SECONDS] [--file DEST=HOSTPATH]... BASE OUT [OVERLAYDIR...]\n";
+	"             [--epoch SECONDS] [--keep-mtime] [--file DEST=HOSTPATH]...\n"
+	"             BASE OUT [OVERLAYDIR...]\n";
 
 static void usage_error(const char *fmt, ...)
 	__attribute__((format(printf, 1, 2), noreturn));
@@ -142,18 +145,6 @@ static int write_image(struct image *img, const char *out_path)
 	return 0;
 }
 
-/* The default --epoch, as the program's: the newest mtime in the overlay
- * (at least 1; inject_overlay() wants >= 1). */
-static int64_t newest_mtime(const struct overlay *ov)
-{
-	int64_t t = 1;
-	size_t i;
-
-	for (i = 0; i < ov->n; i++)
-		t = HB_MAX(t, ov->entries[i].mtime_sec);
-	return t;
-}
-
 /* OUT must not be BASE (or a link to it): the base is never written. */
 static int same_file(const char *a, const char *b)
 {
@@ -171,6 +162,7 @@ int main(int argc, char **argv)
 		{ "keep-owner", no_argument, NULL, 'k' },
 		{ "owner", required_argument, NULL, 'o' },
 		{ "epoch", required_argument, NULL, 'e' },
+		{ "keep-mtime", no_argument, NULL, 'm' },
 		{ "file", required_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -200,6 +192,9 @@ int main(int argc, char **argv)
 			break;
 		case 'e':
 			opts.epoch = parse_num(optarg, 1, INT64_MAX, "--epoch");
+			break;
+		case 'm':
+			opts.keep_mtime = 1;
 			break;
 		case 'f':
 			if (!strchr(optarg, '=') || optarg[0] == '=')
@@ -241,8 +236,11 @@ int main(int argc, char **argv)
 	}
 	if (overlay_finish(&ov) < 0)
 		goto out;
-	if (opts.epoch == 0)
-		opts.epoch = newest_mtime(&ov);
+	if (opts.epoch == 0) {
+		struct build_opts bo = { .have_epoch = 0 };
+		const char *from;
+		opts.epoch = build_epoch(&bo, &img->part, &from);
+	}
 	if (inject_overlay(img, &ov, &opts) < 0)
 		goto out;
 	if (image_freeze(img, 0, 1) < 0)

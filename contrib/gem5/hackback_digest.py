@@ -88,14 +88,18 @@ def format_digests(digests):
 
 
 def parse_digests(text, source="<digests>"):
-    """Parse ``layout HEX`` / ``digest HEX`` lines (hackbackfs --digests)."""
+    """Parse ``layout HEX`` / ``digest HEX`` lines (hackbackfs --digests).
+
+    The ``base HEX`` and ``overlay HEX`` lines that --digests prints too are
+    accepted and returned as well, so its whole output can be stored.
+    """
     out = {}
     for n, line in enumerate(text.splitlines(), 1):
         line = line.strip()
         if not line or line.startswith("#"):
             continue
         parts = line.split()
-        if len(parts) != 2 or parts[0] not in ("layout", "digest"):
+        if len(parts) != 2 or parts[0] not in ("layout", "digest", "base", "overlay"):
             raise DigestFileError(f"{source}:{n}: expected 'layout HEX' or "
                                   f"'digest HEX', got {line[:80]!r}")
         value = parts[1].lower()

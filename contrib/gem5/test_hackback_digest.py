@@ -1,4 +1,4 @@
-"""Unit tests for hackback_digest (no gem5, no hackbackfs needed).
+"""Unit tests for hackback_digest (no gem5; hackbackfs only for FreshCopyTest).
 
 Run from contrib/gem5:  python3 -m unittest -v
 or from anywhere:       python3 -m unittest discover -s contrib/gem5 -v
@@ -196,6 +196,68 @@ class MainTest(Base):
             self.assertEqual(hd.main(["check", self.cpt, self.image]), 1)
         self.assertTrue(err.getvalue().startswith("hackback_digest: "))
         self.assertEqual(err.getvalue().count("\n"), 1)
+
+
+class FreshCopyTest(unittest.TestCase):
+    """The real program: a checkpoint taken with one overlay is accepted on
+    an image built from a fresh copy of it (new mtimes, another path), and
+    refused once a byte of the overlay changes.  Needs HACKBACKFS (the
+    built program, set by tests/contrib-gem5.sh) and mke2fs."""
+
+    def setUp(self):
+        import shutil
+        import subprocess
+        self.hb = os.environ.get("HACKBACKFS")
+        if not self.hb or not os.access(self.hb, os.X_OK):
+            self.skipTest("HACKBACKFS (the built program) not given")
+        if not shutil.which("mke2fs"):
+            self.skipTest("mke2fs not found")
+        self.tmp = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, self.tmp)
+        self.base = os.path.join(self.tmp, "base.img")
+        with open(self.base, "wb") as f:
+            f.truncate(16 << 20)
+        subprocess.run(["mke2fs", "-q", "-F", "-t", "ext4", self.base], check=True)
+        self.ov = os.path.join(self.tmp, "ov")
+        os.makedirs(os.path.join(self.ov, "root"))
+        with open(os.path.join(self.ov, "root", ".bashrc"), "w") as f:
+            f.write("m5 checkpoint\n")
+        os.utime(os.path.join(self.ov, "root", ".bashrc"), (1e9, 1e9))
+
+    def digests(self, overlay):
+        import subprocess
+        out = subprocess.run([self.hb, "--digests", self.base, overlay], check=True,
+                             capture_output=True, text=True).stdout
+        return hd.parse_digests(out)
+
+    def store_then_check(self, overlay):
+        import shutil
+        cpt = tempfile.mkdtemp(dir=self.tmp)
+        with open(hd.digests_path(cpt), "w") as f:
+            f.write(hd.format_digests(self.digests(self.ov)))
+        now = self.digests(overlay)
+        reader = fake_reader({("img", hd.LAYOUT_XATTR): now["layout"].encode(),
+                              ("img", hd.DIGEST_XATTR): now["digest"].encode()})
+        try:
+            hd.check_restore(cpt, "img", reader)
+        finally:
+            shutil.rmtree(cpt)
+
+    def test_fresh_copy_is_accepted(self):
+        import shutil
+        copy = os.path.join(self.tmp, "elsewhere", "ov")
+        shutil.copytree(self.ov, copy)          # new mtimes, as cp -r
+        os.utime(os.path.join(copy, "root", ".bashrc"))
+        self.store_then_check(copy)
+
+    def test_changed_copy_is_refused(self):
+        import shutil
+        copy = os.path.join(self.tmp, "changed")
+        shutil.copytree(self.ov, copy)
+        with open(os.path.join(copy, "root", ".bashrc"), "a") as f:
+            f.write("echo changed\n")
+        with self.assertRaises(hd.LayoutMismatch):
+            self.store_then_check(copy)
 
 
 if __name__ == "__main__":
