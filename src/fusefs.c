@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "fusefs.h"
+#include "readahead.h"
 #include "util.h"
 
 struct fusefs {
@@ -40,6 +41,17 @@ struct fusefs {
 };
 
 enum node { NODE_NONE, NODE_ROOT, NODE_IMAGE, NODE_JSON };
+
+/* What fi->fh points to: one per open(). */
+struct open_file {
+	enum node node;
+	struct ra_stream ra;	/* this opener's sequential stream */
+};
+
+static struct open_file *open_file(const struct fuse_file_info *fi)
+{
+	return (struct open_file *)(uintptr_t)fi->fh;
+}
 
 static struct fusefs *ctx(void)
 {
@@ -140,8 +152,23 @@ static int hb_open(const char *path, struct fuse_file_info *fi)
 		return n == NODE_JSON ? -EACCES : -EROFS;
 	if (fi->flags & O_TRUNC)
 		return -EPERM;
+	struct open_file *of = calloc(1, sizeof *of);
+	if (!of)
+		return -ENOMEM;
+	of->node = n;
+	ra_init(&of->ra);
 	fi->keep_cache = 1;
-	fi->fh = (uint64_t)n;
+	fi->fh = (uint64_t)(uintptr_t)of;
+	return 0;
+}
+
+static int hb_release(const char *path, struct fuse_file_info *fi)
+{
+	struct open_file *of = open_file(fi);
+
+	(void)path;
+	ra_destroy(&of->ra);
+	free(of);
 	return 0;
 }
 
@@ -154,18 +181,23 @@ static int hb_read(const char *path, char *buf, size_t size, off_t off,
 		   struct fuse_file_info *fi)
 {
 	struct fusefs *fs = ctx();
+	uint64_t ra_off, ra_len;
 	ssize_t r;
 
 	(void)path;
 	if (off < 0)
 		return -EINVAL;
-	if (fi->fh == NODE_JSON) {
+	if (open_file(fi)->node == NODE_JSON) {
 		if ((uint64_t)off >= fs->b->manifest_len)
 			return 0;
 		size = HB_MIN(size, fs->b->manifest_len - (size_t)off);
 		memcpy(buf, fs->b->manifest + off, size);
 		return (int)size;
 	}
+	/* A sequential reader: have the files behind the next stretch read
+	 * before the kernel asks for it (readahead.h). */
+	if (ra_next(&open_file(fi)->ra, (uint64_t)off, size, fs->b->img->size, &ra_off, &ra_len))
+		image_readahead(fs->b->img, ra_off, ra_len);
 	r = image_read(fs->b->img, buf, size, (uint64_t)off);
 	return (int)r;
 }
@@ -177,7 +209,7 @@ static int hb_write(const char *path, const char *buf, size_t size, off_t off,
 	ssize_t r;
 
 	(void)path;
-	if (fi->fh != NODE_IMAGE)
+	if (open_file(fi)->node != NODE_IMAGE)
 		return -EACCES;
 	r = image_write(fs->b->img, buf, size, (uint64_t)off);
 	return r < 0 ? (int)r : (int)r;
@@ -286,6 +318,7 @@ static const struct fuse_operations hb_ops = {
 	.getattr = hb_getattr,
 	.readdir = hb_readdir,
 	.open = hb_open,
+	.release = hb_release,
 	.read = hb_read,
 	.write = hb_write,
 	.flush = hb_flush,

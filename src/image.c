@@ -332,6 +332,25 @@ ssize_t image_read(struct image *img, void *buf, size_t len, uint64_t off)
 	return r;
 }
 
+void image_readahead(struct image *img, uint64_t off, uint64_t len)
+{
+	struct image_seg segs[64];
+	uint64_t end = HB_MIN(off + len, img->size);
+
+	while (off < end) {
+		int n = image_segments(img, off, (size_t)HB_MIN(end - off, (uint64_t)1 << 30),
+				       segs, HB_ARRAY_SIZE(segs));
+		if (n <= 0)
+			return;
+		for (int i = 0; i < n; i++) {
+			if (segs[i].fd >= 0)
+				posix_fadvise(segs[i].fd, (off_t)segs[i].pos, (off_t)segs[i].len,
+					      POSIX_FADV_WILLNEED);
+			off += segs[i].len;
+		}
+	}
+}
+
 /* Store one whole unit in the writable layer. */
 static int store_unit(struct image *img, uint64_t unit, const unsigned char *data)
 {

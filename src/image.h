@@ -88,6 +88,11 @@ ssize_t image_read(struct image *img, void *buf, size_t len, uint64_t off);
 /* Write len bytes; returns len or -errno (-EROFS, -ENOSPC, -EIO). */
 ssize_t image_write(struct image *img, const void *buf, size_t len, uint64_t off);
 
+/* Ask the kernel to start reading [off, off+len) of the files behind the
+ * image (posix_fadvise WILLNEED on each file's range; returns at once).
+ * Best effort: nothing is reported. */
+void image_readahead(struct image *img, uint64_t off, uint64_t len);
+
 /* Check the sources that segs read from (after reading them): 0, or -EIO
  * when one changed since the image took it. */
 int image_check_sources(struct image *img, const struct image_seg *segs, int n);
