@@ -135,6 +135,19 @@ static void digest_of(const char *dir, unsigned char out[DIGEST_LEN])
 	overlay_free(&o);
 }
 
+/* The digest of dir under a policy (keep_mtime, umask). */
+static void digest_with(const char *dir, int keep_mtime, mode_t umask, unsigned char out[DIGEST_LEN])
+{
+	struct overlay o;
+
+	overlay_init(&o);
+	o.keep_mtime = keep_mtime;
+	o.umask = umask;
+	scan(&o, dir);
+	memcpy(out, o.digest, DIGEST_LEN);
+	overlay_free(&o);
+}
+
 static const struct overlay_entry *find_in(const struct overlay *o, const char *path)
 {
 	const struct overlay_entry *e = overlay_find(o, path);
@@ -546,20 +559,11 @@ START_TEST(test_digest_sensitive)
 	/* ... unless keep_mtime puts them in the image. */
 	{
 		unsigned char k1[DIGEST_LEN], k2[DIGEST_LEN];
-		struct overlay o;
 
-		overlay_init(&o);
-		o.keep_mtime = 1;
-		scan(&o, P("ov"));
-		memcpy(k1, o.digest, DIGEST_LEN);
-		overlay_free(&o);
+		digest_with(P("ov"), 1, 0, k1);
 		ck_assert_mem_ne(ref, k1, DIGEST_LEN);
 		touch(P("ov/etc/motd"), 1000000000);
-		overlay_init(&o);
-		o.keep_mtime = 1;
-		scan(&o, P("ov"));
-		memcpy(k2, o.digest, DIGEST_LEN);
-		overlay_free(&o);
+		digest_with(P("ov"), 1, 0, k2);
 		ck_assert_mem_ne(k1, k2, DIGEST_LEN);
 	}
 	put(P("ov/etc/motd"), "hello\n", 0644);
