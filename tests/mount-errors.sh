@@ -11,7 +11,8 @@
 # point, a file as mount point, a non-empty one, one already mounted; an
 # unknown -o option, partition=7, owner=abc, epoch=x, cow_limit=abc,
 # name=a/b, owner with keep_owner, a missing restore script, too many
-# arguments, too few; --digests of a bad base and without an overlay.
+# arguments, too few, umask=8; --digests of a bad base, without an overlay
+# and with an unknown option; a gzip-compressed base and a truncated one.
 . "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
 . "$top_srcdir/tests/mount-lib.sh"
 
@@ -175,7 +176,20 @@ refuse "too many arguments" "^hackbackfs: too many arguments: 'extra'" \
 refuse "no mount point" "^hackbackfs: no mount point given" \
 	-- "$base" "$ov"
 
+refuse "umask=8" "^hackbackfs: bad value for -o umask: '8'" \
+	-- -o umask=8 "$base" "$ov" "$mnt"
+
+# ---- bases the guest could not read ----------------------------------------------------
+gzip -c "$base" >"$tmp/base.img.gz"
+refuse "gzip-compressed base" "^hackbackfs: .*base\.img\.gz is a gzip-compressed file, not a raw disk image: convert it first with gunzip -k" \
+	--watch "$tmp/base.img.gz" -- "$tmp/base.img.gz" "$ov" "$mnt"
+head -c $((BASE_FS_MB * 1048576 / 2)) "$base" >"$tmp/cut.img"
+refuse "truncated base" "^hackbackfs: .*cut\.img partition 1 .* runs past the end of the file" \
+	--watch "$tmp/cut.img" -- "$tmp/cut.img" "$ov" "$mnt"
+
 # ---- --digests ------------------------------------------------------------------------
+refuse "--digests with an unknown option" "^fuse: unknown option\\(s\\): \`-o no_such_option'$" \
+	-- --digests -o no_such_option "$base" "$ov"
 refuse "--digests of a bad base" "^hackbackfs: .*random\\.img: no ext2/3/4 file system found" --watch "$tmp/random.img" \
 	-- --digests "$tmp/random.img" "$ov"
 refuse "--digests without overlay" "^hackbackfs: --digests takes BASE and OVERLAY" \
