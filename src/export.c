@@ -11,7 +11,9 @@
  * Never a half-written FILE.  The data goes to an unnamed file in FILE's
  * directory (O_TMPFILE) that only gets a name once complete and synced:
  * linked as .NAME.PID.tmp and renamed over FILE.  Where the file system
- * has no O_TMPFILE, a mkstemp() name is used from the start.  A signal
+ * has no O_TMPFILE (vfat, NFS before 4.x, ...), a mkstemp() name is used
+ * from the start; HB_EXPORT_NO_TMPFILE=1 in the environment forces that
+ * path (a test hook: tmpfs and ext4 have O_TMPFILE).  A signal
  * handler removes a temporary name on SIGINT/SIGTERM/SIGHUP/SIGQUIT; the
  * names are created and renamed with those signals blocked, so the handler
  * always knows exactly which names exist.
@@ -113,7 +115,12 @@ static int out_open(struct out *o, const char *path, int slot)
 	o->buf = malloc(OUT_BUF);
 	if (!o->buf)
 		return -ENOMEM;
-	o->fd = open(o->dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0666);
+	if (getenv("HB_EXPORT_NO_TMPFILE")) {
+		errno = EOPNOTSUPP;
+		o->fd = -1;
+	} else {
+		o->fd = open(o->dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0666);
+	}
 	if (o->fd >= 0) {
 		o->anonymous = 1;
 		return 0;
