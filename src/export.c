@@ -236,9 +236,17 @@ static int out_publish(struct out *o)
 	}
 	temp_names[o->slot][0] = '\0';
 	restore_signals(&old);
-	if (r < 0)
+	if (r < 0) {
 		hb_error("%s: cannot rename the finished file into place: %s", o->path, strerror(-r));
-	return r;
+		return r;
+	}
+	/* The rename itself, durable (best effort: some file systems refuse). */
+	int dfd = open(o->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		fsync(dfd);
+		close(dfd);
+	}
+	return 0;
 }
 
 /* Close, removing the temporary name if it is still there. */
