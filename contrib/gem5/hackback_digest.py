@@ -147,15 +147,20 @@ def store(checkpoint_dir, image, getxattr=os.getxattr):
     no half-written file behind.
     """
     digests = image_digests(image, getxattr)
+    _write_digests(checkpoint_dir, f"hackbackfs image: {os.path.abspath(image)}",
+                   format_digests(digests))
+    return digests
+
+
+def _write_digests(checkpoint_dir, comment, text):
+    """hackback.digests in CHECKPOINT_DIR: a comment line, then TEXT."""
     if not os.path.isdir(checkpoint_dir):
         raise DigestFileError(f"{checkpoint_dir}: not a checkpoint directory")
     path = digests_path(checkpoint_dir)
     tmp = path + ".tmp"
     with open(tmp, "w", encoding="ascii") as f:
-        f.write(f"# hackbackfs image: {os.path.abspath(image)}\n")
-        f.write(format_digests(digests))
+        f.write(f"# {comment}\n{text}")
     os.replace(tmp, path)
-    return digests
 
 
 def load(checkpoint_dir):
@@ -307,16 +312,10 @@ def check_base(base, identity, source="the COW file"):
 
 def store_cow(checkpoint_dir, base, identity):
     """Write the export mode's identity into CHECKPOINT_DIR."""
-    if not os.path.isdir(checkpoint_dir):
-        raise DigestFileError(f"{checkpoint_dir}: not a checkpoint directory")
-    path = digests_path(checkpoint_dir)
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="ascii") as f:
-        f.write(f"# hackbackfs --export-cow over base image: {os.path.abspath(base)}\n")
-        f.write(format_digests(identity))
-        for k in ("overlay", "base", "fingerprint"):
-            f.write(f"{k} {identity[k]}\n")
-    os.replace(tmp, path)
+    _write_digests(checkpoint_dir,
+                   f"hackbackfs --export-cow over base image: {os.path.abspath(base)}",
+                   format_digests(identity) +
+                   "".join(f"{k} {identity[k]}\n" for k in ("overlay", "base", "fingerprint")))
 
 
 def check_restore_cow(checkpoint_dir, base):

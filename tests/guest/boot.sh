@@ -58,12 +58,7 @@ guest_image "$cache"
 t1=$(date +%s)
 
 make_work boot
-cleanup() {
-    unmount_all
-    finish_work
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+trap_cleanup
 
 write_restore_scripts
 printf '#!/bin/sh\necho "HACKBACK-READFILE-MARKER-$((7 * 7))"\n' >"$work/readfile.sh"

@@ -11,6 +11,7 @@
 #   xa KEY N                  user.hackback.KEY of $work/mnt-N/hack-back
 #   unmount_all               fusermount3 -u every mount point in $mounts
 #   finish_work               remove $work, or keep it on failure / KEEP=1
+#   trap_cleanup              unmount_all and finish_work at exit
 #   boot DISK LOG [EXPECT SEND]  boot a raw image under QEMU (after guest_image)
 #   check LOG SCRIPT|- WANT NOT...  the hack-back sequence in a boot's log
 
@@ -82,6 +83,12 @@ unmount_all() {
     for _m in $mounts; do
         fusermount3 -u "$_m" 2>/dev/null || fusermount3 -uz "$_m" 2>/dev/null || true
     done
+}
+
+# Unmount and finish the work dir at exit, also on a signal.
+trap_cleanup() {
+    trap 'unmount_all; finish_work' EXIT
+    trap 'exit 130' INT TERM
 }
 
 finish_work() {

@@ -38,12 +38,7 @@ t0=$(date +%s)
 guest_image "$cache"
 
 make_work export
-cleanup() {
-    unmount_all
-    finish_work
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+trap_cleanup
 
 write_restore_scripts
 opts="m5=$here/m5-standin.sh,restore=$work/restore-a.sh"
