@@ -45,7 +45,7 @@ try:
 except NameError:  # some gem5 versions run the script without __file__
     _here = os.path.dirname(os.path.abspath(sys.argv[0]))
 sys.path.insert(0, _here)
-import hackback_digest
+import hackback_digest  # noqa: E402
 
 
 def parse_args(argv=None):
