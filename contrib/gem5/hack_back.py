@@ -279,5 +279,7 @@ def run(args, startup):
           f"{simulator.get_last_exit_event_cause()}")
 
 
+# gem5 runs a config script as __m5_main__; imported (by the unit tests),
+# it only defines the functions above.
 if __name__ in ("__main__", "__m5_main__"):
     main()
