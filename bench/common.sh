@@ -14,3 +14,46 @@ find_hackbackfs() {
 	fi
 	[ -x "$HACKBACKFS" ] || die "no program at $HACKBACKFS"
 }
+
+# GNU time (/usr/bin/time) for peak RSS; installed when missing.
+need_gnu_time() {
+	if ! /usr/bin/time -f %e true >/dev/null 2>&1; then
+		say "installing: time"
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq time; } \
+			>/dev/null 2>&1
+		/usr/bin/time -f %e true >/dev/null 2>&1 || die "GNU time (/usr/bin/time) is needed"
+	fi
+}
+
+# A sparse ext4 base: make_sparse_base FILE SIZE.
+make_sparse_base() {
+	truncate -s "$2" "$1" &&
+	mke2fs -q -F -t ext4 -E lazy_itable_init=1,lazy_journal_init=1 -O ^resize_inode "$1" \
+		>/dev/null 2>&1 || die "mke2fs $2 failed"
+}
+
+# The small overlay (an m5 stand-in of 1 MiB, a .bashrc, 20 small files) in
+# DIR, and a restore script at FILE: make_small_overlay DIR FILE.
+make_small_overlay() {
+	mkdir -p "$1/sbin" "$1/root" "$1/etc" "$1/home/bench"
+	head -c $((1 << 20)) /dev/urandom > "$1/sbin/m5"
+	chmod 755 "$1/sbin/m5"
+	printf 'm5 checkpoint\nsh /var/lib/hack-back/restore\n' > "$1/root/.bashrc"
+	printf 'gem5\n' > "$1/etc/hostname"
+	for i in $(seq 1 20); do head -c $((i * 3000)) /dev/urandom > "$1/home/bench/in$i"; done
+	printf '#!/bin/sh\necho benchmark\n' > "$2"
+}
+
+# Wall time comes from bash's EPOCHREALTIME (GNU time rounds to 10 ms, too
+# coarse here): milliseconds since a saved $EPOCHREALTIME.
+ms_since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", (b - a) * 1000 }'; }
+
+# Median, minimum and the largest second field of "MS KIB" lines on stdin
+# (N of them): "MEDIAN_MS MIN_MS MAX_KIB".
+median_min_max() {	# N
+	sort -n -k1,1 | awk -v n="$1" '
+		NR == 1 { lo = $1 }
+		NR == int((n + 1) / 2) { med = $1 }
+		{ if ($2 > m) m = $2 }
+		END { print med, lo, m }'
+}

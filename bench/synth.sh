@@ -47,13 +47,6 @@ PATH=$PATH:/usr/sbin:/sbin
 say() { printf '%s\n' "$*" >&2; }
 die() { say "synth.sh: $*"; exit 1; }
 
-# --- packages ---------------------------------------------------------------
-if ! /usr/bin/time -f %e true >/dev/null 2>&1; then
-	say "installing: time"
-	{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq time; } \
-		>/dev/null 2>&1
-	/usr/bin/time -f %e true >/dev/null 2>&1 || die "GNU time (/usr/bin/time) is needed"
-fi
 command -v mke2fs >/dev/null || die "mke2fs (e2fsprogs) is needed"
 
 # --- work dir and cleanup ---------------------------------------------------
@@ -65,41 +58,27 @@ trap 'exit 130' INT TERM
 
 # --- the program ------------------------------------------------------------
 . "$HERE/common.sh"
+need_gnu_time
 find_hackbackfs
 
 # --- bases: sparse ext4 of 1 GiB and 64 GiB ----------------------------------
-make_base() {	# FILE SIZE
-	truncate -s "$2" "$1" &&
-	mke2fs -q -F -t ext4 -E lazy_itable_init=1,lazy_journal_init=1 -O ^resize_inode "$1" \
-		>/dev/null 2>&1 || die "mke2fs $2 failed"
-}
 BASE1=$WORK/base-1g.img
 BASE64=$WORK/base-64g.img
 say "making the bases in $WORK"
-make_base "$BASE1" 1G
-make_base "$BASE64" 64G
+make_sparse_base "$BASE1" 1G
+make_sparse_base "$BASE64" 64G
 used64=$(du -k "$BASE64" | cut -f1)
 [ "$used64" -lt $((1024 * 1024)) ] || die "the 64 GiB base is not sparse ($used64 KiB on disk)"
 
 # --- overlays -------------------------------------------------------------------
 SMALL=$WORK/small
-mkdir -p "$SMALL/sbin" "$SMALL/root" "$SMALL/etc" "$SMALL/home/bench"
-head -c $((1 << 20)) /dev/urandom > "$SMALL/sbin/m5"
-chmod 755 "$SMALL/sbin/m5"
-printf 'm5 checkpoint\nsh /var/lib/hack-back/restore\n' > "$SMALL/root/.bashrc"
-printf 'gem5\n' > "$SMALL/etc/hostname"
-for i in $(seq 1 20); do head -c $((i * 3000)) /dev/urandom > "$SMALL/home/bench/in$i"; done
 RESTORE=$WORK/restore.sh
-printf '#!/bin/sh\necho benchmark\n' > "$RESTORE"
+make_small_overlay "$SMALL" "$RESTORE"
 BIG=$WORK/big
 cp -a "$SMALL" "$BIG"
 head -c $((BIG_MB << 20)) /dev/urandom > "$BIG/home/bench/blob"
 
 # --- measuring ------------------------------------------------------------------
-# Wall time comes from bash's EPOCHREALTIME (GNU time rounds to 10 ms, too
-# coarse here), peak RSS from GNU time's %M.
-ms_since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", (b - a) * 1000 }'; }
-
 # One run: "MS KIB" (wall time, peak RSS) of hackbackfs --digests.
 run_once() {	# BASE OVERLAY
 	local t0=$EPOCHREALTIME ms
@@ -113,12 +92,7 @@ run_once() {	# BASE OVERLAY
 run_many() {	# BASE OVERLAY
 	local i
 	run_once "$1" "$2" >/dev/null
-	for i in $(seq "$RUNS"); do run_once "$1" "$2"; done |
-		sort -n -k1,1 | awk -v n="$RUNS" '
-			NR == 1 { lo = $1 }
-			NR == int((n + 1) / 2) { med = $1 }
-			{ if ($2 > m) m = $2 }
-			END { print med, lo, m }'
+	for i in $(seq "$RUNS"); do run_once "$1" "$2"; done | median_min_max "$RUNS"
 }
 # Milliseconds to read FILE once with dd bs=1M.
 read_ms() {

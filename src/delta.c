@@ -356,30 +356,89 @@ static int cmp_u64(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+/* A merge of two ascending sequences: the hash table's keys (sorted once)
+ * and the units of the extents (already sorted and disjoint).  A unit in
+ * both comes once, from the table, as delta_lookup() answers it. */
+struct delta_iter {
+	const struct delta *d;
+	uint64_t *keys;		/* sorted unit numbers of the table */
+	uint64_t nkeys, ki;
+	size_t ei;		/* current extent */
+	uint64_t eu;		/* next unit within it */
+};
+
+int delta_iter_new(const struct delta *d, struct delta_iter **out)
+{
+	struct delta_iter *it = calloc(1, sizeof *it);
+
+	*out = NULL;
+	if (!it)
+		return -ENOMEM;
+	it->d = d;
+	if (d->used) {
+		it->keys = malloc(d->used * sizeof *it->keys);
+		if (!it->keys) {
+			free(it);
+			return -ENOMEM;
+		}
+		for (uint64_t i = 0; i < d->cap; i++)
+			if (d->slots[i].key)
+				it->keys[it->nkeys++] = d->slots[i].key - 1;
+		qsort(it->keys, it->nkeys, sizeof *it->keys, cmp_u64);
+	}
+	if (d->n_ext)
+		it->eu = d->ext[0].unit;
+	*out = it;
+	return 0;
+}
+
+int delta_iter_next(struct delta_iter *it, uint64_t *unit, struct delta_src *src)
+{
+	const struct delta *d = it->d;
+	int have_key = it->ki < it->nkeys, have_ext = it->ei < d->n_ext;
+	uint64_t u;
+
+	if (!have_key && !have_ext)
+		return 0;
+	if (have_key && (!have_ext || it->keys[it->ki] <= it->eu)) {
+		u = it->keys[it->ki++];
+		fill_src(d, find_slot(d, u), src);
+		if (!have_ext || u != it->eu) {
+			*unit = u;
+			return 1;
+		}
+		/* also the extent's next unit: step past it below */
+	} else {
+		const struct extent *e = &d->ext[it->ei];
+		u = it->eu;
+		src->mem = NULL;
+		src->fd = d->fds[e->file];
+		src->pos = e->pos + (u - e->unit) * DELTA_UNIT;
+	}
+	if (++it->eu == d->ext[it->ei].unit + d->ext[it->ei].count && ++it->ei < d->n_ext)
+		it->eu = d->ext[it->ei].unit;
+	*unit = u;
+	return 1;
+}
+
+void delta_iter_free(struct delta_iter *it)
+{
+	if (!it)
+		return;
+	free(it->keys);
+	free(it);
+}
+
 int delta_foreach(const struct delta *d,
 		  int (*fn)(uint64_t unit, const struct delta_src *src, void *arg), void *arg)
 {
-	uint64_t total = delta_units(d), *units, n = 0;
-	int r = 0;
+	struct delta_iter *it;
+	struct delta_src src;
+	uint64_t unit;
+	int r = delta_iter_new(d, &it);
 
-	if (total == 0)
-		return 0;
-	units = malloc(total * sizeof *units);
-	if (!units)
-		return -ENOMEM;
-	for (uint64_t i = 0; i < d->cap; i++)
-		if (d->slots[i].key)
-			units[n++] = d->slots[i].key - 1;
-	for (size_t i = 0; i < d->n_ext; i++)
-		for (uint64_t u = d->ext[i].unit; u < d->ext[i].unit + d->ext[i].count; u++)
-			if (!d->used || find_slot(d, u)->key == 0)
-				units[n++] = u;
-	qsort(units, n, sizeof *units, cmp_u64);
-	for (uint64_t i = 0; i < n && r == 0; i++) {
-		struct delta_src src;
-		delta_lookup(d, units[i], &src);
-		r = fn(units[i], &src, arg);
-	}
-	free(units);
+	while (r == 0 && delta_iter_next(it, &unit, &src))
+		r = fn(unit, &src, arg);
+	delta_iter_free(it);
 	return r;
 }

@@ -66,8 +66,24 @@ uint64_t delta_units(const struct delta *d);
 uint64_t delta_mem_bytes(const struct delta *d);
 
 /* Call fn for every mapped unit in ascending unit order; stop and return
- * fn's value when it is non-zero. */
+ * fn's value when it is non-zero.  Built on the iterator below. */
 int delta_foreach(const struct delta *d,
 		  int (*fn)(uint64_t unit, const struct delta_src *src, void *arg), void *arg);
+
+/* Walk the mapped units in ascending order without expanding extents: the
+ * iterator holds the sorted unit numbers of the hash table only (8 bytes a
+ * memory or single-mapped unit), so walking a delta of large mapped files
+ * costs no memory per unit.  The delta must not change during the walk.
+ *
+ *   struct delta_iter *it;
+ *   if (delta_iter_new(d, &it) < 0) ...;
+ *   while (delta_iter_next(it, &unit, &src)) ...;
+ *   delta_iter_free(it);
+ */
+struct delta_iter;
+int delta_iter_new(const struct delta *d, struct delta_iter **out);
+/* 1 and the next unit with its source, or 0 at the end. */
+int delta_iter_next(struct delta_iter *it, uint64_t *unit, struct delta_src *src);
+void delta_iter_free(struct delta_iter *it);
 
 #endif

@@ -2,6 +2,7 @@
  *
  *     hackbackfs [-f] [-d] [-v] [-o opt,...] BASE OVERLAY[:OVERLAY...] MNT
  *     hackbackfs --digests|--manifest [-o opt,...] BASE OVERLAY
+ *     hackbackfs --export-cow FILE [-o opt,...] BASE OVERLAY
  *
  * Parses the options (ours and FUSE's, in one fuse_opt table, as libfuse's
  * examples do), checks the mount point, builds the image, then hands it to
@@ -25,6 +26,7 @@
 #include <sys/stat.h>
 
 #include "build.h"
+#include "export.h"
 #include "fusefs.h"
 #include "util.h"
 
@@ -46,6 +48,7 @@ struct cli {
 	/* modes and positional arguments */
 	int help, version, digests, manifest, verbose;
 	char *base, *overlays, *mountpoint;
+	char *export_cow;
 	int npos;
 };
 
@@ -65,6 +68,8 @@ static const struct fuse_opt cli_opts[] = {
 	OPT("keep_owner", keep_owner),
 	OPT("keep_mtime", keep_mtime),
 	OPT("fullhash", full_hash),
+	OPT("--export-cow=%s", export_cow),
+	OPT("--export-cow %s", export_cow),
 	FUSE_OPT_KEY("ro", KEY_RO),
 	FUSE_OPT_KEY("-h", KEY_HELP),
 	FUSE_OPT_KEY("--help", KEY_HELP),
@@ -108,6 +113,7 @@ static void usage(FILE *f)
 	fprintf(f,
 "usage: hackbackfs [options] BASE OVERLAY[:OVERLAY...] MNT\n"
 "       hackbackfs --digests|--manifest [-o options] BASE OVERLAY[:OVERLAY...]\n"
+"       hackbackfs --export-cow FILE [-o options] BASE OVERLAY[:OVERLAY...]\n"
 "       fusermount3 -u MNT                  (unmount)\n"
 "\n"
 "Serves MNT/hack-back: the raw disk image BASE with every file of the\n"
@@ -120,6 +126,8 @@ static void usage(FILE *f)
 "    -v, --verbose          report progress on standard error\n"
 "    --digests              print the image's digests without mounting\n"
 "    --manifest             print MNT/hack-back.json without mounting\n"
+"    --export-cow FILE      write the sectors that differ from BASE as gem5's\n"
+"                           CowDiskImage file FILE (and FILE.json); no mount\n"
 "    -o partition=N         use partition N (default: the only ext2/3/4 one)\n"
 "    -o partition=whole     the whole BASE is the file system\n"
 "    -o m5=PATH             install PATH as /sbin/m5 (mode 0755)\n"
@@ -333,10 +341,14 @@ int main(int argc, char *argv[])
 		goto out;
 	}
 	hb_set_verbose(c.verbose);
-	if (c.digests || c.manifest) {
+	if (c.digests + c.manifest + !!c.export_cow > 1) {
+		hb_error("--digests, --manifest and --export-cow exclude each other");
+		goto out;
+	}
+	if (c.digests || c.manifest || c.export_cow) {
 		if (c.npos != 2) {
 			hb_error("--%s takes BASE and OVERLAY (see --help)",
-				 c.digests ? "digests" : "manifest");
+				 c.digests ? "digests" : c.manifest ? "manifest" : "export-cow");
 			goto out;
 		}
 	} else if (c.npos != 3) {
@@ -366,6 +378,18 @@ int main(int argc, char *argv[])
 	if (fusefs_new(&fs, &cfg, &args) < 0)
 		goto out;
 
+	if (c.export_cow) {
+		struct export_result res;
+		if (export_check_path(c.export_cow) < 0 || build_image(&bo, &b) < 0)
+			goto out;
+		if (export_cow(&b, &bo, c.export_cow, &res) == 0) {
+			print_digests(&b);
+			export_print(stdout, &res);
+			status = 0;
+		}
+		build_free(&b);
+		goto out;
+	}
 	if (c.digests || c.manifest) {
 		if (build_image(&bo, &b) < 0)
 			goto out;
@@ -400,6 +424,6 @@ out:
 	free(fo.mountpoint);
 	free(c.partition); free(c.cow); free(c.cow_limit); free(c.owner); free(c.epoch);
 	free(c.name); free(c.m5); free(c.restore); free(c.umask);
-	free(c.base); free(c.overlays); free(c.mountpoint);
+	free(c.base); free(c.overlays); free(c.mountpoint); free(c.export_cow);
 	return status;
 }

@@ -610,6 +610,82 @@ START_TEST(test_foreach_sources)
 }
 END_TEST
 
+/* The iterator against lookups: extents only, then extents with table
+ * units before, inside, at both ends of and after them. */
+static void assert_walk_is_lookup(uint64_t lo, uint64_t hi)
+{
+	struct delta_iter *it;
+	struct delta_src src, want;
+	uint64_t unit, prev = 0, n = 0, present = 0;
+
+	ck_assert_int_eq(delta_iter_new(d, &it), 0);
+	while (delta_iter_next(it, &unit, &src)) {
+		ck_assert_msg(n == 0 || unit > prev, "unit %llu after %llu",
+			      (unsigned long long)unit, (unsigned long long)prev);
+		ck_assert_int_eq(delta_lookup(d, unit, &want), 1);
+		ck_assert_ptr_eq(src.mem, want.mem);
+		if (!src.mem) {
+			ck_assert_int_eq(src.fd, want.fd);
+			ck_assert_uint_eq(src.pos, want.pos);
+		}
+		prev = unit;
+		n++;
+	}
+	ck_assert_int_eq(delta_iter_next(it, &unit, &src), 0);	/* stays at the end */
+	delta_iter_free(it);
+	for (uint64_t u = lo; u < hi; u++)
+		present += (uint64_t)delta_lookup(d, u, &want);
+	ck_assert_uint_eq(n, present);
+	ck_assert_uint_eq(n, delta_units(d));
+}
+
+START_TEST(test_iter_extents_and_slots)
+{
+	unsigned char buf[DELTA_UNIT];
+	struct delta_iter *it;
+	struct delta_src src;
+	uint64_t unit;
+	int id = add_pattern_file();
+
+	ck_assert_int_eq(delta_iter_new(d, &it), 0);
+	ck_assert_int_eq(delta_iter_next(it, &unit, &src), 0);	/* empty */
+	delta_iter_free(it);
+
+	ck_assert_int_eq(delta_map(d, 100, 16, id, 0), 0);
+	ck_assert_int_eq(delta_map(d, 200, 10, id, 16 * DELTA_UNIT), 0);
+	ck_assert_int_eq(delta_map(d, 116, 8, id, 26 * DELTA_UNIT), 0);	/* touches the first */
+	assert_walk_is_lookup(0, 400);
+
+	static const uint64_t put[] = { 5, 100, 107, 115, 116, 150, 199, 200, 209, 210, 390 };
+	for (size_t i = 0; i < HB_ARRAY_SIZE(put); i++) {
+		fill(buf, put[i], 2);
+		ck_assert_int_eq(delta_put(d, put[i], buf), 0);
+	}
+	assert_walk_is_lookup(0, 400);
+	/* a table unit remapped by an extent over it keeps answering first */
+	ck_assert_int_eq(delta_map(d, 300, 12, id, 34 * DELTA_UNIT), 0);
+	fill(buf, 305, 3);
+	ck_assert_int_eq(delta_put(d, 305, buf), 0);
+	assert_walk_is_lookup(0, 400);
+}
+END_TEST
+
+START_TEST(test_iter_many)
+{
+	unsigned char buf[DELTA_UNIT];
+	int id = add_pattern_file();
+
+	for (uint64_t u = 0; u < 3000; u += 3) {
+		fill(buf, u, 1);
+		ck_assert_int_eq(delta_put(d, u, buf), 0);
+	}
+	for (uint64_t u = 4000; u < 8000; u += 50)
+		ck_assert_int_eq(delta_map(d, u, 20, id, 0), 0);
+	ck_assert_int_eq(delta_map(d, 1000, 900, id, 0), 0);
+	assert_walk_is_lookup(0, 9000);
+}
+END_TEST
+
 static Suite *delta_suite(void)
 {
 	Suite *s = suite_create("delta");
@@ -657,6 +733,8 @@ static Suite *delta_suite(void)
 	tcase_add_test(each, test_foreach_order);
 	tcase_add_test(each, test_foreach_stop);
 	tcase_add_test(each, test_foreach_sources);
+	tcase_add_test(each, test_iter_extents_and_slots);
+	tcase_add_test(each, test_iter_many);
 	suite_add_tcase(s, each);
 	return s;
 }

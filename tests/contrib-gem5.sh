@@ -1,13 +1,42 @@
 #!/bin/sh
 # The gem5 side's digest helper (contrib/gem5/hackback_digest.py), unit-tested
-# without gem5, and the run script at least compiles.
+# without gem5, and the run script at least compiles.  When the program is
+# built and mke2fs is here, the helper's base fingerprint must also equal the
+# one hackbackfs prints (sampled and -o fullhash) and the one in a COW file of
+# hackbackfs --export-cow, and check-base must refuse another BASE.
 set -eu
 : "${top_srcdir:=$(cd "$(dirname "$0")/.." && pwd)}"
-command -v python3 >/dev/null || { echo "SKIP: no python3"; exit 77; }
 : "${top_builddir:=$top_srcdir}"
+command -v python3 >/dev/null || { echo "SKIP: no python3"; exit 77; }
 # FreshCopyTest runs the built program (it skips itself without it).
 HACKBACKFS=$top_builddir/hackbackfs
 export HACKBACKFS
+helper="python3 -B $top_srcdir/contrib/gem5/hackback_digest.py"
+hb=$top_builddir/hackbackfs
+if [ -x "$hb" ] && command -v mke2fs >/dev/null; then
+	tmp=$(mktemp -d "${TMPDIR:-/tmp}/hackbackfs-contrib.XXXXXX")
+	trap 'rm -rf "$tmp"' EXIT
+	truncate -s 40M "$tmp/base.img"
+	mke2fs -q -t ext4 "$tmp/base.img"
+	mkdir -p "$tmp/ov/etc"
+	echo x >"$tmp/ov/etc/x"
+	fp=$("$hb" --digests "$tmp/base.img" "$tmp/ov" | sed -n 's/^base //p')
+	[ "$fp" = "$($helper fingerprint "$tmp/base.img")" ] ||
+		{ echo "FAIL: the helper's fingerprint differs from hackbackfs's ($fp)"; exit 1; }
+	fp=$("$hb" --digests -o fullhash "$tmp/base.img" "$tmp/ov" | sed -n 's/^base //p')
+	[ "$fp" = "$($helper fingerprint "$tmp/base.img" full)" ] ||
+		{ echo "FAIL: the helper's full fingerprint differs from hackbackfs's ($fp)"; exit 1; }
+	"$hb" --export-cow "$tmp/x.cow" "$tmp/base.img" "$tmp/ov" >/dev/null
+	$helper check-base "$tmp/base.img" "$tmp/x.cow" >/dev/null ||
+		{ echo "FAIL: check-base refused the export's own BASE"; exit 1; }
+	printf 'other' | dd of="$tmp/base.img" bs=1 seek=600 conv=notrunc status=none
+	if $helper check-base "$tmp/base.img" "$tmp/x.cow" 2>/dev/null; then
+		echo "FAIL: check-base accepted a changed BASE"; exit 1
+	fi
+	echo "ok: hackbackfs and the helper agree on the base fingerprint"
+else
+	echo "note: hackbackfs not built or no mke2fs: no cross-check with the program"
+fi
 cd "$top_srcdir/contrib/gem5"
 # -B: no __pycache__ (the source tree may be read-only, as in distcheck).
 python3 -B -c 'import sys; [compile(open(f).read(), f, "exec") for f in sys.argv[1:]]' \

@@ -15,15 +15,28 @@ This module reads them, stores them beside a checkpoint (file
 ``layout HEX`` / ``digest HEX`` line format that ``hackbackfs --digests``
 prints) and checks a restore against them. Plain Python, no gem5 needed.
 
+The export mode (``hackbackfs --export-cow FILE``) has no mount and no
+xattrs: gem5 reads BASE directly under a CowDiskImage loaded from FILE. The
+identity then travels in FILE's trailer (after the N records, which gem5
+ignores), and what must not change is BASE itself: ``base_fingerprint()``
+computes the same fingerprint as hackbackfs (src/digest.c), ``check_base()``
+compares it with FILE's, and ``store_cow()``/``check_restore_cow()`` keep
+it beside a checkpoint (a checkpoint's .cow is only valid over that BASE).
+
 Command line:
   python3 hackback_digest.py show IMAGE
   python3 hackback_digest.py store CHECKPOINT_DIR IMAGE
   python3 hackback_digest.py check CHECKPOINT_DIR IMAGE
+  python3 hackback_digest.py fingerprint BASE [full]
+  python3 hackback_digest.py show-cow FILE
+  python3 hackback_digest.py check-base BASE FILE
 """
 
 import errno
+import hashlib
 import os
 import re
+import struct
 import sys
 
 LAYOUT_XATTR = "user.hackback.layout"
@@ -31,6 +44,9 @@ DIGEST_XATTR = "user.hackback.digest"
 DIGESTS_FILE = "hackback.digests"
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
+# Lines of hackback.digests: the mount's two, and the export mode's base
+# fingerprint (with its kind) and overlay digest.
+_DIGEST_KEYS = ("layout", "digest", "base", "overlay", "fingerprint")
 
 
 class HackbackDigestError(Exception):
@@ -47,6 +63,14 @@ class DigestFileError(HackbackDigestError):
 
 class LayoutMismatch(HackbackDigestError):
     """Restoring this checkpoint onto this image would corrupt the guest."""
+
+
+class CowFileError(HackbackDigestError):
+    """The file is not a COW file written by hackbackfs --export-cow."""
+
+
+class BaseMismatch(HackbackDigestError):
+    """BASE is not the image the COW file or checkpoint was made over."""
 
 
 def read_xattr(path, name, getxattr=os.getxattr):
@@ -99,11 +123,15 @@ def parse_digests(text, source="<digests>"):
         if not line or line.startswith("#"):
             continue
         parts = line.split()
-        if len(parts) != 2 or parts[0] not in ("layout", "digest", "base", "overlay"):
+        if len(parts) != 2 or parts[0] not in _DIGEST_KEYS:
             raise DigestFileError(f"{source}:{n}: expected 'layout HEX' or "
                                   f"'digest HEX', got {line[:80]!r}")
         value = parts[1].lower()
-        if not _HEX64.match(value):
+        if parts[0] == "fingerprint":
+            if value not in ("sampled", "full"):
+                raise DigestFileError(f"{source}:{n}: fingerprint is 'sampled' or "
+                                      f"'full', not {parts[1][:80]!r}")
+        elif not _HEX64.match(value):
             raise DigestFileError(f"{source}:{n}: {parts[0]} is not a hex "
                                   f"SHA-256 digest: {parts[1][:80]!r}")
         out[parts[0]] = value
@@ -123,15 +151,20 @@ def store(checkpoint_dir, image, getxattr=os.getxattr):
     no half-written file behind.
     """
     digests = image_digests(image, getxattr)
+    _write_digests(checkpoint_dir, f"hackbackfs image: {os.path.abspath(image)}",
+                   format_digests(digests))
+    return digests
+
+
+def _write_digests(checkpoint_dir, comment, text):
+    """hackback.digests in CHECKPOINT_DIR: a comment line, then TEXT."""
     if not os.path.isdir(checkpoint_dir):
         raise DigestFileError(f"{checkpoint_dir}: not a checkpoint directory")
     path = digests_path(checkpoint_dir)
     tmp = path + ".tmp"
     with open(tmp, "w", encoding="ascii") as f:
-        f.write(f"# hackbackfs image: {os.path.abspath(image)}\n")
-        f.write(format_digests(digests))
+        f.write(f"# {comment}\n{text}")
     os.replace(tmp, path)
-    return digests
 
 
 def load(checkpoint_dir):
@@ -171,6 +204,140 @@ def check_restore(checkpoint_dir, image, getxattr=os.getxattr):
     return stored, current, same
 
 
+# ---- the export mode ---------------------------------------------------------
+
+# The fingerprint of a base image, as src/digest.c computes it: SHA-256 over
+# a version string and the size, then (offset, length, bytes) of the first
+# 4 MiB, the last 1 MiB and 256 evenly spaced 4 KiB samples; or, in the full
+# mode, the size and all the bytes.  Integers are 8 bytes little-endian, a
+# string is its length then its bytes.
+FP_HEAD = 4 << 20
+FP_TAIL = 1 << 20
+FP_SAMPLES = 256
+FP_SAMPLE_LEN = 4096
+
+COW_MAGIC = b"COWDISK!"
+COW_HEADER = struct.Struct("<8sIIQ")
+COW_RECORD = 8 + 512
+TRAILER = struct.Struct("<8sIIQQ32s32s32s32s")
+TRAILER_MAGIC = b"HBTRAIL1"
+
+
+def _u64(v):
+    return struct.pack("<Q", v)
+
+
+def _str(s):
+    b = s.encode()
+    return _u64(len(b)) + b
+
+
+def base_fingerprint(path, full=False):
+    """The hex fingerprint hackbackfs computes for the base image PATH."""
+    h = hashlib.sha256()
+    try:
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+
+            def feed(off, length):
+                f.seek(off)
+                while length > 0:
+                    chunk = f.read(min(length, 1 << 20))
+                    if not chunk:
+                        raise BaseMismatch(f"{path}: shorter than its size while hashing")
+                    h.update(chunk)
+                    length -= len(chunk)
+
+            if full:
+                h.update(_str("hackbackfs base fingerprint v1: full") + _u64(size))
+                feed(0, size)
+                return h.hexdigest()
+            h.update(_str("hackbackfs base fingerprint v1: sampled") + _u64(size))
+            head, tail = min(size, FP_HEAD), min(size, FP_TAIL)
+            slen = min(size, FP_SAMPLE_LEN)
+            regions = [(0, head), (size - tail, tail)]
+            regions += [((size - slen) * i // (FP_SAMPLES - 1), slen) for i in range(FP_SAMPLES)]
+            for off, length in regions:
+                h.update(_u64(off) + _u64(length))
+                feed(off, length)
+    except OSError as e:
+        raise BaseMismatch(f"base image {path}: {e.strerror}") from None
+    return h.hexdigest()
+
+
+def read_cow_identity(cow):
+    """The identity in the trailer of a COW file from hackbackfs --export-cow.
+
+    Returns {"sectors", "base_size", "fingerprint" ("sampled" or "full"),
+    "base", "overlay", "layout", "digest"}.
+    """
+    try:
+        with open(cow, "rb") as f:
+            head = f.read(COW_HEADER.size)
+            if len(head) != COW_HEADER.size:
+                raise CowFileError(f"{cow}: too short for a COW disk file")
+            magic, major, minor, n = COW_HEADER.unpack(head)
+            if magic != COW_MAGIC or (major, minor) != (1, 0):
+                raise CowFileError(f"{cow}: not a gem5 COW disk file (version 1.0)")
+            f.seek(COW_HEADER.size + n * COW_RECORD)
+            tail = f.read(TRAILER.size + 1)
+    except OSError as e:
+        raise CowFileError(f"{cow}: {e.strerror}") from None
+    if len(tail) != TRAILER.size:
+        raise CowFileError(f"{cow}: no hackbackfs trailer after its {n} records "
+                           f"(not written by hackbackfs --export-cow, or cut short)")
+    magic, length, flags, tn, size, fp, ov, layout, digest = TRAILER.unpack(tail)
+    if magic != TRAILER_MAGIC or length != TRAILER.size or tn != n:
+        raise CowFileError(f"{cow}: bad hackbackfs trailer")
+    return {"sectors": n, "base_size": size,
+            "fingerprint": "full" if flags & 1 else "sampled",
+            "base": fp.hex(), "overlay": ov.hex(), "layout": layout.hex(),
+            "digest": digest.hex()}
+
+
+def check_base(base, identity, source="the COW file"):
+    """Raise BaseMismatch unless BASE is the image IDENTITY was made over."""
+    try:
+        size = os.stat(base).st_size
+    except OSError as e:
+        raise BaseMismatch(f"base image {base}: {e.strerror}") from None
+    if "base_size" in identity and size != identity["base_size"]:
+        raise BaseMismatch(
+            f"base image {base} is {size} bytes, {source} was made over one of "
+            f"{identity['base_size']} bytes: gem5 would read wrong sectors")
+    fp = base_fingerprint(base, identity.get("fingerprint") == "full")
+    if fp != identity["base"]:
+        raise BaseMismatch(
+            f"base image {base} is not the one {source} was made over "
+            f"(fingerprint {fp} != {identity['base']}): gem5 would mix its "
+            f"sectors with another image's. Use that BASE, or export again.")
+    return fp
+
+
+def store_cow(checkpoint_dir, base, identity):
+    """Write the export mode's identity into CHECKPOINT_DIR."""
+    _write_digests(checkpoint_dir,
+                   f"hackbackfs --export-cow over base image: {os.path.abspath(base)}",
+                   format_digests(identity) +
+                   "".join(f"{k} {identity[k]}\n" for k in ("overlay", "base", "fingerprint")))
+
+
+def check_restore_cow(checkpoint_dir, base):
+    """Raise BaseMismatch unless BASE is the one the checkpoint was taken over.
+
+    The checkpoint's .cow table replaces gem5's at restore: it holds the
+    whole delta, so BASE is all it needs, and only that BASE will do.
+    """
+    stored = load(checkpoint_dir)
+    if "base" not in stored:
+        raise DigestFileError(
+            f"{digests_path(checkpoint_dir)} has no base fingerprint: the checkpoint "
+            f"was taken on a mounted image (--image), not over --base/--cow")
+    stored.setdefault("fingerprint", "sampled")
+    check_base(base, stored, f"the checkpoint {checkpoint_dir}")
+    return stored
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     try:
@@ -182,6 +349,15 @@ def main(argv=None):
             _, _, same = check_restore(argv[1], argv[2])
             print("layout matches" + ("" if same else
                                        " (image bytes differ: another restore script?)"))
+        elif len(argv) in (2, 3) and argv[0] == "fingerprint" and argv[2:] in ([], ["full"]):
+            print(base_fingerprint(argv[1], argv[2:] == ["full"]))
+        elif len(argv) == 2 and argv[0] == "show-cow":
+            ident = read_cow_identity(argv[1])
+            for k in ("sectors", "base_size", "fingerprint", "base", "overlay", "layout", "digest"):
+                print(f"{k} {ident[k]}")
+        elif len(argv) == 3 and argv[0] == "check-base":
+            check_base(argv[1], read_cow_identity(argv[2]))
+            print("base matches")
         else:
             sys.stderr.write(__doc__.split("Command line:")[1])
             return 2

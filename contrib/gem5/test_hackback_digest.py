@@ -260,5 +260,226 @@ class FreshCopyTest(unittest.TestCase):
             self.store_then_check(copy)
 
 
+# ---- export mode -------------------------------------------------------------
+
+# Known answers computed by hackbackfs's own src/digest.c
+# (digest_base_fingerprint) for pattern files of these sizes: byte o is
+# (7 o + o // 4096) mod 256.  Sampled, then full.
+FINGERPRINTS = {
+    0: ("9fc338e640aca758ee2cf09014bc06e26b07bf74a40d140cac2dbb4273253d87",
+        "fc1e152ce85d4e20baa9d3f93d5e3c7d0874ac255cb56a277565dd58a7a5a4dd"),
+    3000: ("359384ba0525a72b48a1d6aa5cf5cb130ad79e6d89e75f69a53675562022aa1a",
+           "25013bc6add434e9fb27e8f51f5b9cf500e9194d4ed81d3055bfa0c6e3f15dcd"),
+    6292456: ("184b4b8713e704a0e23fec8e48a456a448566e7351ea56d06714a89ffd0cec43",
+              "e9485542ca196089906d9de40359a0cf07f6fd156ccdf226061ffd71f57d1efc"),
+}
+
+
+def pattern(size):
+    return bytes(((o * 7 + (o >> 12)) & 0xFF) for o in range(size))
+
+
+def write_cow(path, records, ident, trailer=True):
+    """A COW file as hackbackfs --export-cow writes it."""
+    import struct
+    with open(path, "wb") as f:
+        f.write(b"COWDISK!" + struct.pack("<IIQ", 1, 0, len(records)))
+        for sector, data in records:
+            f.write(struct.pack("<Q", sector) + data)
+        if trailer:
+            f.write(b"HBTRAIL1" + struct.pack("<IIQQ", 160, 1 if ident["fingerprint"] == "full" else 0,
+                                               len(records), ident["base_size"]))
+            for k in ("base", "overlay", "layout", "digest"):
+                f.write(bytes.fromhex(ident[k]))
+
+
+class FingerprintTest(Base):
+    def test_known_answers_from_src_digest_c(self):
+        for size, (sampled, full) in FINGERPRINTS.items():
+            path = os.path.join(self.tmp, f"p{size}")
+            with open(path, "wb") as f:
+                f.write(pattern(size))
+            self.assertEqual(hd.base_fingerprint(path), sampled, size)
+            self.assertEqual(hd.base_fingerprint(path, full=True), full, size)
+
+    def test_sampled_sees_the_head_and_the_tail(self):
+        path = os.path.join(self.tmp, "b")
+        data = bytearray(pattern(6292456))
+        with open(path, "wb") as f:
+            f.write(data)
+        ref = hd.base_fingerprint(path)
+        for off in (0, 4 * 1048576 - 1, len(data) - 1):
+            changed = bytearray(data)
+            changed[off] ^= 1
+            with open(path, "wb") as f:
+                f.write(changed)
+            self.assertNotEqual(hd.base_fingerprint(path), ref, off)
+
+    def test_missing_base(self):
+        with self.assertRaisesRegex(hd.BaseMismatch, "No such file"):
+            hd.base_fingerprint(os.path.join(self.tmp, "nope"))
+
+
+class CowFixture(Base):
+    """BASE (a 3000-byte pattern file) and a COW file made over it."""
+
+    def setUp(self):
+        super().setUp()
+        self.base = os.path.join(self.tmp, "base.img")
+        with open(self.base, "wb") as f:
+            f.write(pattern(3000))
+        self.ident = {"base_size": 3000, "fingerprint": "sampled",
+                      "base": FINGERPRINTS[3000][0], "overlay": "c" * 64,
+                      "layout": L1, "digest": D1}
+        self.cow = os.path.join(self.tmp, "x.cow")
+        write_cow(self.cow, [(1, b"\1" * 512), (4, b"\2" * 512)], self.ident)
+
+
+class CowTest(CowFixture):
+    def test_read_identity(self):
+        got = hd.read_cow_identity(self.cow)
+        self.assertEqual(got["sectors"], 2)
+        for k, v in self.ident.items():
+            self.assertEqual(got[k], v, k)
+
+    def test_no_trailer(self):
+        write_cow(self.cow, [(1, b"\1" * 512)], self.ident, trailer=False)
+        with self.assertRaisesRegex(hd.CowFileError, "no hackbackfs trailer"):
+            hd.read_cow_identity(self.cow)
+
+    def test_not_a_cow_file(self):
+        with self.assertRaisesRegex(hd.CowFileError, "not a gem5 COW disk file"):
+            hd.read_cow_identity(self.base)
+
+    def test_cut_short(self):
+        with open(self.cow, "r+b") as f:
+            f.truncate(24 + 520)
+        with self.assertRaisesRegex(hd.CowFileError, "no hackbackfs trailer"):
+            hd.read_cow_identity(self.cow)
+
+    def test_base_matches(self):
+        self.assertEqual(hd.check_base(self.base, hd.read_cow_identity(self.cow)),
+                         FINGERPRINTS[3000][0])
+
+    def test_other_base_is_refused(self):
+        with open(self.base, "r+b") as f:
+            f.write(b"X")
+        with self.assertRaises(hd.BaseMismatch) as cm:
+            hd.check_base(self.base, hd.read_cow_identity(self.cow))
+        self.assertIn("not the one", str(cm.exception))
+        self.assertIn(FINGERPRINTS[3000][0], str(cm.exception))
+
+    def test_other_size_is_refused(self):
+        with open(self.base, "ab") as f:
+            f.write(b"more")
+        with self.assertRaisesRegex(hd.BaseMismatch, "3004 bytes"):
+            hd.check_base(self.base, hd.read_cow_identity(self.cow))
+
+    def test_full_fingerprint(self):
+        ident = dict(self.ident, fingerprint="full", base=FINGERPRINTS[3000][1])
+        write_cow(self.cow, [], ident)
+        hd.check_base(self.base, hd.read_cow_identity(self.cow))
+
+    def test_store_then_check_restore(self):
+        hd.store_cow(self.cpt, self.base, hd.read_cow_identity(self.cow))
+        stored = hd.check_restore_cow(self.cpt, self.base)
+        self.assertEqual(stored["base"], FINGERPRINTS[3000][0])
+        self.assertEqual(stored["layout"], L1)
+        with open(self.base, "r+b") as f:
+            f.seek(2999)
+            f.write(b"X")
+        with self.assertRaises(hd.BaseMismatch):
+            hd.check_restore_cow(self.cpt, self.base)
+
+    def test_restore_of_a_mount_checkpoint(self):
+        with open(hd.digests_path(self.cpt), "w") as f:
+            f.write(f"layout {L1}\ndigest {D1}\n")
+        with self.assertRaisesRegex(hd.DigestFileError, "no base fingerprint"):
+            hd.check_restore_cow(self.cpt, self.base)
+
+    def test_bad_fingerprint_kind(self):
+        with self.assertRaisesRegex(hd.DigestFileError, "sampled"):
+            hd.parse_digests(f"layout {L1}\nfingerprint partial\n")
+
+    def test_cli(self):
+        out = io.StringIO()
+        with redirect_stdout(out):
+            self.assertEqual(hd.main(["check-base", self.base, self.cow]), 0)
+            self.assertEqual(hd.main(["fingerprint", self.base]), 0)
+        self.assertEqual(out.getvalue(), f"base matches\n{FINGERPRINTS[3000][0]}\n")
+        err = io.StringIO()
+        with redirect_stderr(err), redirect_stdout(io.StringIO()):
+            self.assertEqual(hd.main(["check-base", self.cow, self.cow]), 1)
+        self.assertEqual(err.getvalue().count("\n"), 1)
+
+
+class HackBackArgsTest(CowFixture):
+    """The run script's export-mode arguments and checks (no gem5 imported)."""
+
+    def setUp(self):
+        super().setUp()
+        import hack_back
+        self.hb = hack_back
+
+    def parse_fails(self, argv, text):
+        err = io.StringIO()
+        with redirect_stderr(err), self.assertRaises(SystemExit) as cm:
+            self.hb.parse_args(argv)
+        self.assertEqual(cm.exception.code, 2)
+        self.assertIn(text, err.getvalue())
+
+    def test_arguments(self):
+        k = ["--kernel", "vmlinux"]
+        a = self.hb.parse_args(k + ["--base", self.base, "--cow", self.cow])
+        self.assertEqual((a.base, a.cow, a.image), (self.base, self.cow, None))
+        a = self.hb.parse_args(k + ["--base", self.base, "--restore", self.cpt])
+        self.assertIsNone(a.cow)
+        self.assertEqual(self.hb.parse_args(k + ["--image", self.image]).image, self.image)
+        self.parse_fails(k + ["--image", self.image, "--base", self.base], "not allowed with")
+        self.parse_fails(k, "one of the arguments --image --base is required")
+        self.parse_fails(k + ["--image", self.image, "--cow", self.cow], "--cow goes with --base")
+        self.parse_fails(k + ["--base", self.base], "--base needs --cow")
+
+    def preflight(self, argv):
+        out, err = io.StringIO(), io.StringIO()
+        with redirect_stdout(out), redirect_stderr(err):
+            try:
+                ret = self.hb.preflight(self.hb.parse_args(["--kernel", "k"] + argv))
+            except SystemExit as e:
+                return e.code, err.getvalue()
+        return ret, out.getvalue()
+
+    def test_preflight_checks_base_before_simulating(self):
+        ident, out = self.preflight(["--base", self.base, "--cow", self.cow])
+        self.assertEqual(ident["layout"], L1)
+        self.assertIn("2 sectors", out)
+        with open(self.base, "r+b") as f:
+            f.write(b"X")
+        code, err = self.preflight(["--base", self.base, "--cow", self.cow])
+        self.assertEqual(code, 2)
+        self.assertIn("is not the one", err)
+
+    def test_preflight_restore_checks_base_again(self):
+        hd.store_cow(self.cpt, self.base, hd.read_cow_identity(self.cow))
+        ident, out = self.preflight(["--base", self.base, "--restore", self.cpt])
+        self.assertEqual(ident["base"], FINGERPRINTS[3000][0])
+        self.assertIn("base matches the checkpoint", out)
+        with open(self.base, "r+b") as f:
+            f.write(b"X")
+        code, err = self.preflight(["--base", self.base, "--restore", self.cpt])
+        self.assertEqual(code, 2)
+        self.assertIn("not the one the checkpoint", err)
+
+    def test_use_cow_table(self):
+        from types import SimpleNamespace as NS
+        image = NS(image_file="", read_only=False, child=NS(image_file=self.base, read_only=True))
+        board = NS(pc=NS(south_bridge=NS(ide=NS(disks=[NS(image=image)]))))
+        self.hb.use_cow_table(board, self.cow)
+        self.assertEqual(image.image_file, os.path.abspath(self.cow))
+        self.assertTrue(image.read_only)
+        self.assertTrue(image.child.read_only)
+        self.assertEqual(image.child.image_file, self.base)
+
+
 if __name__ == "__main__":
     unittest.main()

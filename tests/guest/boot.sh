@@ -58,96 +58,12 @@ guest_image "$cache"
 t1=$(date +%s)
 
 make_work boot
-cleanup() {
-    unmount_all
-    finish_work
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+trap_cleanup
 
 write_restore_scripts
 printf '#!/bin/sh\necho "HACKBACK-READFILE-MARKER-$((7 * 7))"\n' >"$work/readfile.sh"
 marker_rf=HACKBACK-READFILE-MARKER-49
 marker_none='hack-back: NO RESTORE SCRIPT'
-
-# boot DISK LOG [EXPECT SEND]: boot the raw image, serial console to LOG, until
-# the guest powers off (m5 exit) or the timeout. With EXPECT, type SEND on the
-# serial console once EXPECT has appeared in the log.
-dead=0
-boot() {
-    if [ "$dead" = 1 ]; then
-        fail "$(basename "$2" .log): not booted, an earlier guest never reached its kernel"
-        : >"$2"
-        return 0
-    fi
-    bs=$(date +%s)
-    brc=0
-    feeder=""
-    if [ -n "${3:-}" ]; then
-        mkfifo "$2.in"
-        (
-            i=0
-            while ! grep -q "$3" "$2" 2>/dev/null && [ $i -lt "$timeout_s" ]; do
-                sleep 1; i=$((i + 1))
-            done
-            sleep 2
-            printf '%s\n' "$4"
-            exec sleep "$timeout_s"     # keep the console's input open
-        ) >"$2.in" &
-        feeder=$!
-        exec 8<"$2.in"
-    else
-        exec 8</dev/null
-    fi
-    timeout "$timeout_s" qemu-system-x86_64 \
-        -machine pc,accel="$accel" -cpu "$cpu" -smp 2 -m 1024 \
-        -nodefaults -display none -monitor none -no-reboot \
-        -chardev stdio,id=ser0,signal=off -serial chardev:ser0 \
-        -kernel "$img/vmlinuz" -initrd "$img/initrd.img" \
-        -append "$(cat "$img/cmdline")" \
-        -drive file="$1",format=raw,if=ide,snapshot=on \
-        <&8 >"$2" 2>"$2.qemu" || brc=$?
-    exec 8<&-
-    if [ -n "$feeder" ]; then
-        kill "$feeder" 2>/dev/null || true
-        wait "$feeder" 2>/dev/null || true
-    fi
-    be=$(date +%s)
-    say "boot of $(basename "$2" .log): $((be - bs)) s, qemu exit $brc"
-    if [ "$brc" = 124 ]; then
-        fail "$(basename "$2"): timed out after $timeout_s s"
-        # Not even a kernel message: QEMU itself is broken here, stop wasting time.
-        grep -q 'Linux version' "$2" || dead=1
-    fi
-    [ "$brc" = 0 ] || [ "$brc" = 124 ] || { cat "$2.qemu" >&2; fail "qemu exited $brc"; }
-    return 0
-}
-
-# check LOG SCRIPT|- WANT_MARKER NOT_MARKER...
-check() {
-    log=$1 script=$2 want=$3
-    shift 3
-    n=$(basename "$log" .log)
-    before=$failed
-    if [ "$script" != - ]; then
-        sum=$(sha256sum <"$script" | cut -c1-64)
-        grep -q "script-sha256: $sum" "$log" || fail "$n: the guest's copy of the script differs (want sha256 $sum)"
-    fi
-    grep -q 'hack-back: taking the checkpoint' "$log" || fail "$n: .bashrc did not run on ttyS0"
-    grep -q 'm5-standin: checkpoint' "$log" || fail "$n: no m5 checkpoint"
-    grep -q 'hack-back: resumed after the checkpoint' "$log" || fail "$n: did not resume"
-    grep -q "$want" "$log" || fail "$n: marker $want missing"
-    for not in "$@"; do
-        ! grep -q "$not" "$log" || fail "$n: unexpected marker $not"
-    done
-    grep -q 'M5-STANDIN-EXIT' "$log" || fail "$n: no m5 exit"
-    if [ "$failed" != "$before" ]; then
-        say "--- last lines of $log ---"
-        tail -n 40 "$log" | tr -d '\r' >&2
-    else
-        say "$n: ok (checkpoint, $want, m5 exit)"
-    fi
-}
 
 if [ "$mode" = direct ]; then
     # Bake overlay + stand-in + slot into a copy of the tree, as hackbackfs

@@ -11,6 +11,9 @@
 #   xa KEY N                  user.hackback.KEY of $work/mnt-N/hack-back
 #   unmount_all               fusermount3 -u every mount point in $mounts
 #   finish_work               remove $work, or keep it on failure / KEEP=1
+#   trap_cleanup              unmount_all and finish_work at exit
+#   boot DISK LOG [EXPECT SEND]  boot a raw image under QEMU (after guest_image)
+#   check LOG SCRIPT|- WANT NOT...  the hack-back sequence in a boot's log
 
 here=$(cd "$(dirname "$0")" && pwd)
 srcdir=$(cd "$here/../.." && pwd)
@@ -82,10 +85,97 @@ unmount_all() {
     done
 }
 
+# Unmount and finish the work dir at exit, also on a signal.
+trap_cleanup() {
+    trap 'unmount_all; finish_work' EXIT
+    trap 'exit 130' INT TERM
+}
+
 finish_work() {
     if [ "$failed" = 0 ] && [ "${HACKBACK_GUEST_KEEP:-0}" != 1 ]; then
         rm -rf "$work"
     else
         say "work dir kept: $work"
+    fi
+}
+
+# boot DISK LOG [EXPECT SEND]: boot the raw image, serial console to LOG, until
+# the guest powers off (m5 exit) or the timeout. With EXPECT, type SEND on the
+# serial console once EXPECT has appeared in the log.  no_timer_check: on a
+# loaded host a TCG guest can fail the kernel's IO-APIC timer check and panic
+# ("IO-APIC + timer doesn't work"), which says nothing about the image.
+dead=0
+boot() {
+    if [ "$dead" = 1 ]; then
+        fail "$(basename "$2" .log): not booted, an earlier guest never reached its kernel"
+        : >"$2"
+        return 0
+    fi
+    bs=$(date +%s)
+    brc=0
+    feeder=""
+    if [ -n "${3:-}" ]; then
+        mkfifo "$2.in"
+        (
+            i=0
+            while ! grep -q "$3" "$2" 2>/dev/null && [ $i -lt "$timeout_s" ]; do
+                sleep 1; i=$((i + 1))
+            done
+            sleep 2
+            printf '%s\n' "$4"
+            exec sleep "$timeout_s"     # keep the console's input open
+        ) >"$2.in" &
+        feeder=$!
+        exec 8<"$2.in"
+    else
+        exec 8</dev/null
+    fi
+    timeout "$timeout_s" qemu-system-x86_64 \
+        -machine pc,accel="$accel" -cpu "$cpu" -smp 2 -m 1024 \
+        -nodefaults -display none -monitor none -no-reboot \
+        -chardev stdio,id=ser0,signal=off -serial chardev:ser0 \
+        -kernel "$img/vmlinuz" -initrd "$img/initrd.img" \
+        -append "$(cat "$img/cmdline") no_timer_check" \
+        -drive file="$1",format=raw,if=ide,snapshot=on \
+        <&8 >"$2" 2>"$2.qemu" || brc=$?
+    exec 8<&-
+    if [ -n "$feeder" ]; then
+        kill "$feeder" 2>/dev/null || true
+        wait "$feeder" 2>/dev/null || true
+    fi
+    be=$(date +%s)
+    say "boot of $(basename "$2" .log): $((be - bs)) s, qemu exit $brc"
+    if [ "$brc" = 124 ]; then
+        fail "$(basename "$2"): timed out after $timeout_s s"
+        # Not even a kernel message: QEMU itself is broken here, stop wasting time.
+        grep -q 'Linux version' "$2" || dead=1
+    fi
+    [ "$brc" = 0 ] || [ "$brc" = 124 ] || { cat "$2.qemu" >&2; fail "qemu exited $brc"; }
+    return 0
+}
+
+# check LOG SCRIPT|- WANT_MARKER NOT_MARKER...
+check() {
+    log=$1 script=$2 want=$3
+    shift 3
+    n=$(basename "$log" .log)
+    before=$failed
+    if [ "$script" != - ]; then
+        sum=$(sha256sum <"$script" | cut -c1-64)
+        grep -q "script-sha256: $sum" "$log" || fail "$n: the guest's copy of the script differs (want sha256 $sum)"
+    fi
+    grep -q 'hack-back: taking the checkpoint' "$log" || fail "$n: .bashrc did not run on ttyS0"
+    grep -q 'm5-standin: checkpoint' "$log" || fail "$n: no m5 checkpoint"
+    grep -q 'hack-back: resumed after the checkpoint' "$log" || fail "$n: did not resume"
+    grep -q "$want" "$log" || fail "$n: marker $want missing"
+    for not in "$@"; do
+        ! grep -q "$not" "$log" || fail "$n: unexpected marker $not"
+    done
+    grep -q 'M5-STANDIN-EXIT' "$log" || fail "$n: no m5 exit"
+    if [ "$failed" != "$before" ]; then
+        say "--- last lines of $log ---"
+        tail -n 40 "$log" | tr -d '\r' >&2
+    else
+        say "$n: ok (checkpoint, $want, m5 exit)"
     fi
 }

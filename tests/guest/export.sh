@@ -1,0 +1,76 @@
+#!/bin/sh
+# Real-guest test of the export mode (hackbackfs --export-cow).
+#
+#   tests/guest/export.sh HACKBACKFS
+#
+# Exports the Debian guest image (see build-image.sh) with overlays/hack-back,
+# the m5 stand-in and restore script A as gem5's COW disk file, materializes
+# BASE + FILE into a sparse temporary with our own reader of the format
+# (tests/cowapply.py, as gem5's CowDiskImage over a RawDiskImage would read
+# it), and boots that under qemu-system-x86_64: the serial log must show the
+# hack-back sequence (autologin ran .bashrc, m5 checkpoint, restore script
+# A's marker and not B's, m5 exit).  The materialized image must also equal
+# the image a mount with the same options serves, byte for byte, when FUSE
+# is usable here.
+#
+# Environment: as boot.sh (HACKBACK_GUEST_CACHE, HACKBACK_GUEST_TIMEOUT,
+# HACKBACK_QEMU_ACCEL, HACKBACK_QEMU_CPU, HACKBACK_GUEST_KEEP).
+# Exit: 0 pass, 1 fail, 77 skip.
+set -eu
+
+prog=export.sh
+. "$(dirname "$0")/common.sh"
+
+case ${1:-} in
+    '' | -h | --help) sed -n '2,18p' "$0"; exit 2 ;;
+esac
+hackbackfs=$(readlink -f "$1")
+[ -x "$hackbackfs" ] || { say "not an executable: $1"; exit 1; }
+
+need qemu-system-x86_64 qemu-system-x86
+need debootstrap debootstrap
+need timeout coreutils
+need python3 python3
+
+cache=${HACKBACK_GUEST_CACHE:-$(dirname "$hackbackfs")/tests/guest/cache}
+qemu_settings
+t0=$(date +%s)
+guest_image "$cache"
+
+make_work export
+trap_cleanup
+
+write_restore_scripts
+opts="m5=$here/m5-standin.sh,restore=$work/restore-a.sh"
+ts=$(date +%s)
+"$hackbackfs" --export-cow "$work/a.cow" -o "$opts" "$img/disk.img" "$overlay" >"$work/export.out" ||
+    { fail "hackbackfs --export-cow failed"; exit 1; }
+say "export: $(($(date +%s) - ts)) s, $(sed -n 's/^sectors //p' "$work/export.out") sectors, $(stat -c %s "$work/a.cow") bytes"
+cp --sparse=always "$img/disk.img" "$work/a.img"
+python3 -B "$srcdir/tests/cowapply.py" apply "$work/a.cow" "$work/a.img" ||
+    { fail "the reader could not apply the file"; exit 1; }
+cmp -s "$img/disk.img" "$work/a.img" && fail "BASE + FILE equals BASE"
+
+if command -v fusermount3 >/dev/null 2>&1 && [ -e /dev/fuse ]; then
+    mount_image a "$opts" "$overlay"
+    if cmp -s "$work/a.img" "$work/mnt-a/hack-back"; then
+        say "BASE + FILE equals the mount's image"
+    else
+        fail "BASE + FILE differs from the mount's image: $(cmp "$work/a.img" "$work/mnt-a/hack-back" 2>&1 | head -n 1)"
+    fi
+    unmount_all
+    mounts=""
+else
+    say "no FUSE here: the comparison with a mount is left out"
+fi
+
+boot "$work/a.img" "$work/a.log"
+check "$work/a.log" "$work/restore-a.sh" "$marker_a" "$marker_b"
+rm -f "$work/a.img"
+
+say "total $(($(date +%s) - t0)) s"
+if [ "$failed" != 0 ]; then
+    say "FAILED"
+    exit 1
+fi
+say "PASS"
