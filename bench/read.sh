@@ -12,6 +12,8 @@
 #   hackbackfs  MNT/hack-back, BASE + a small overlay;
 #   xmount      xmount --in raw BASE --out raw MNT2 (its MNT2/*.dd);
 #   qsd         qemu-storage-daemon's FUSE export of BASE (read-only);
+#   floor       bench/floor.c: the smallest FUSE server (low-level API, one
+#               pread per request), the round-trip floor of any FUSE server;
 # and measures, for each:
 #   seq cold    dd bs=1M of the whole image after drop_caches;
 #   seq warm    the same again, caches kept (best of 3 passes);
@@ -27,7 +29,10 @@
 #   HACKBACKFS=path   the program to bench (default: build it out of tree
 #                     in $BUILD, default /tmp/build-bench)
 #   HACKBACKFS_B=path a second build to bench beside the first, as target
-#                     "hackbackfs-B" (e.g. a candidate fix); off by default
+#                     "hackbackfs-B" (e.g. a candidate fix, or the build
+#                     before a change, to measure what the change costs:
+#                     every figure of hackbackfs / hackbackfs-B is printed);
+#                     off by default
 #   WORK=dir          where the base goes (default: a new dir under /var/tmp;
 #                     removed at the end)
 #   GEM5_SEQ=N        sectors for gem5 seq (default 1048576 = 512 MiB)
@@ -76,9 +81,10 @@ BASE=$WORK/base.img
 MNT_HB=$WORK/mnt-hb
 MNT_HB_B=$WORK/mnt-hb-b
 MNT_XM=$WORK/mnt-xm
+MNT_FL=$WORK/mnt-floor
 QSD_FILE=$WORK/qsd.img
 QSD_PID=
-mkdir -p "$MNT_HB" "$MNT_HB_B" "$MNT_XM"
+mkdir -p "$MNT_HB" "$MNT_HB_B" "$MNT_XM" "$MNT_FL"
 
 unmount() {
 	# /proc/mounts, not mountpoint(1): a dead FUSE server's mount fails stat
@@ -90,6 +96,7 @@ cleanup() {
 	unmount "$MNT_HB"
 	unmount "$MNT_HB_B"
 	unmount "$MNT_XM"
+	unmount "$MNT_FL"
 	if [ -n "$QSD_PID" ] && kill -0 "$QSD_PID" 2>/dev/null; then
 		kill "$QSD_PID"
 		for _ in $(seq 50); do kill -0 "$QSD_PID" 2>/dev/null || break; sleep 0.1; done
@@ -112,6 +119,9 @@ T0=$(date +%s)
 find_hackbackfs
 READER=$WORK/gem5-reader
 g++ -O2 -o "$READER" "$HERE/gem5-reader.cc" || die "cannot compile gem5-reader.cc"
+FLOOR=$WORK/floor
+# shellcheck disable=SC2046
+gcc -O2 -o "$FLOOR" "$HERE/floor.c" $(pkg-config --cflags --libs fuse3) || die "cannot compile floor.c"
 
 # --- base image: MBR, ext4 at 1 MiB, ~1.5 GiB of random file data ------------
 if [ -f "$BASE" ]; then
@@ -156,8 +166,8 @@ printf 'echo restored\n/sbin/m5 exit\n' > "$OVL/home/gem5/restore.sh"
 
 # --- targets ----------------------------------------------------------------
 declare -A FILE STATUS
-TARGETS=(BASE hackbackfs xmount qsd)
-[ -n "${HACKBACKFS_B:-}" ] && TARGETS=(BASE hackbackfs hackbackfs-B xmount qsd)
+TARGETS=(BASE hackbackfs xmount qsd floor)
+[ -n "${HACKBACKFS_B:-}" ] && TARGETS=(BASE hackbackfs hackbackfs-B xmount qsd floor)
 FILE[BASE]=$BASE
 STATUS[BASE]=ok
 
@@ -202,6 +212,12 @@ if command -v qemu-storage-daemon >/dev/null &&
 	FILE[qsd]=$QSD_FILE; STATUS[qsd]=ok
 else
 	STATUS[qsd]="failed to start: $(printf '%s' "${out:-qemu-storage-daemon not installed}" | head -1)"
+fi
+
+if out=$("$FLOOR" "$BASE" "$MNT_FL" 2>&1) && wait_size "$MNT_FL/img"; then
+	FILE[floor]=$MNT_FL/img; STATUS[floor]=ok
+else
+	STATUS[floor]="failed to start: $(printf '%s' "$out" | head -1)"
 fi
 
 for t in "${TARGETS[@]}"; do
@@ -342,30 +358,40 @@ row() {	# LABEL RATIO [TARGET]
 }
 echo "ratios"
 ratios_for() {	# TARGET
-	local h=$1 r m
+	local h=$1 r m fl
 	if [ "${STATUS[$h]:-}" != ok ]; then
 		echo "$h did not run: no ratios"
 		return
 	fi
-	r=$(ratio "${R[$h,seq_warm]}" "${R[BASE,seq_warm]}")
-	row "seq warm: $h / BASE" "$r" 0.9
-	for m in g5seq_cold g5seq_warm g5rand_cold g5rand_warm; do
-		r=$(ratio "${R[$h,$m]}" "${R[BASE,$m]}")
-		row "gem5 ${m#g5}: $h / BASE" "$r" 0.8
-	done
-	r=$(ratio "${R[$h,seq_cold]}" "$(best_peer seq_cold)")
-	row "seq cold: $h / best(xmount, qsd)" "$r" 3
-	r=$(ratio "${R[$h,rand_iops]}" "$(best_peer rand_iops)")
-	row "rand 4k cold: $h / best(xmount, qsd)" "$r" 2
 	r=$(ratio "${R[$h,seq_cold]}" "${R[BASE,seq_cold]}")
-	row "(info) seq cold: $h / BASE" "$r"
-	r=$(ratio "${R[$h,rand_iops]}" "${R[BASE,rand_iops]}")
-	row "(info) rand 4k cold: $h / BASE" "$r"
+	row "dd bs=1M cold: $h / BASE" "$r" 0.8
+	r=$(ratio "${R[$h,g5seq_cold]}" "${R[BASE,g5seq_cold]}")
+	row "gem5 seq cold: $h / BASE" "$r" 0.95
+	for m in rand_iops g5rand_cold; do
+		r=$(ratio "${R[$h,$m]}" "${R[BASE,$m]}")
+		fl=$(ratio "${R[$h,$m]}" "${R[floor,$m]:-}")
+		row "${m/rand_iops/fio 4k rand} cold: $h / BASE (or / floor >= 0.9: $fl)" "$r" 0.5
+	done
+	for m in seq_warm g5seq_warm g5rand_warm; do
+		r=$(ratio "${R[$h,$m]}" "${R[BASE,$m]}")
+		row "(info) ${m} : $h / BASE" "$r"
+	done
+	for m in seq_cold rand_iops g5seq_cold g5rand_cold; do
+		r=$(ratio "${R[$h,$m]}" "$(best_peer "$m")")
+		row "(info) $m: $h / best(xmount, qsd)" "$r"
+	done
 }
 ratios_for hackbackfs
 if [ -n "${HACKBACKFS_B:-}" ]; then
 	echo
 	ratios_for hackbackfs-B
+	echo
+	echo "what hackbackfs costs against hackbackfs-B (1.00 = the same; < 0.95 = more than 5 %)"
+	for m in seq_cold seq_warm rand_iops g5seq_cold g5seq_warm g5rand_cold g5rand_warm; do
+		row "$m: hackbackfs / hackbackfs-B" "$(ratio "${R[hackbackfs,$m]}" "${R[hackbackfs-B,$m]}")"
+	done
 fi
+echo
+ratios_for floor
 echo
 echo "bench took $((T1 - T0)) s"
