@@ -15,6 +15,7 @@
 
 #include "build.h"
 #include "inject.h"
+#include "overlaydir.h"
 #include "util.h"
 
 #define LAYOUT_FORMAT "hackbackfs layout v2"
@@ -87,7 +88,10 @@ static int scan_overlays(const struct build_opts *o, struct overlay *ov)
 			hb_error("overlay list '%s' has an empty directory name", o->overlays);
 			return -EINVAL;
 		}
-		r = overlay_add_dir(ov, dir);
+		CLEANUP_FREE char *path = NULL;
+		r = overlaydir_resolve(dir, overlaydir_installed(), &path);
+		if (r == 0)
+			r = overlay_add_dir(ov, path);
 	}
 	if (r == 0 && o->m5)
 		r = overlay_add_file(ov, M5_PATH, o->m5, 0755);

@@ -28,6 +28,7 @@
 #include "build.h"
 #include "export.h"
 #include "fusefs.h"
+#include "overlaydir.h"
 #include "util.h"
 
 struct cli {
@@ -46,13 +47,13 @@ struct cli {
 	int keep_owner;
 	int full_hash;
 	/* modes and positional arguments */
-	int help, version, digests, manifest, verbose;
+	int help, version, digests, manifest, verbose, overlay_dir;
 	char *base, *overlays, *mountpoint;
 	char *export_cow;
 	int npos;
 };
 
-enum { KEY_HELP, KEY_VERSION, KEY_DIGESTS, KEY_MANIFEST, KEY_VERBOSE, KEY_RO };
+enum { KEY_HELP, KEY_VERSION, KEY_DIGESTS, KEY_MANIFEST, KEY_VERBOSE, KEY_RO, KEY_OVERLAY_DIR };
 
 #define OPT(t, f) { t, offsetof(struct cli, f), 1 }
 static const struct fuse_opt cli_opts[] = {
@@ -77,6 +78,7 @@ static const struct fuse_opt cli_opts[] = {
 	FUSE_OPT_KEY("--version", KEY_VERSION),
 	FUSE_OPT_KEY("--digests", KEY_DIGESTS),
 	FUSE_OPT_KEY("--manifest", KEY_MANIFEST),
+	FUSE_OPT_KEY("--overlay-dir", KEY_OVERLAY_DIR),
 	FUSE_OPT_KEY("-v", KEY_VERBOSE),
 	FUSE_OPT_KEY("--verbose", KEY_VERBOSE),
 	FUSE_OPT_END
@@ -93,6 +95,7 @@ static int cli_proc(void *data, const char *arg, int key, struct fuse_args *out)
 	case KEY_DIGESTS: c->digests = 1; return 0;
 	case KEY_MANIFEST: c->manifest = 1; return 0;
 	case KEY_VERBOSE: c->verbose = 1; return 0;
+	case KEY_OVERLAY_DIR: c->overlay_dir = 1; return 0;
 	case KEY_RO: c->ro = 1; return 1;	/* FUSE mounts read-only too */
 	case FUSE_OPT_KEY_NONOPT:
 		switch (c->npos++) {
@@ -128,6 +131,9 @@ static void usage(FILE *f)
 "    --manifest             print MNT/hack-back.json without mounting\n"
 "    --export-cow FILE      write the sectors that differ from BASE as gem5's\n"
 "                           CowDiskImage file FILE (and FILE.json); no mount\n"
+"    --overlay-dir          print where the installed overlays are, then exit\n"
+"                           (an OVERLAY such as hack-back that is not a\n"
+"                           directory here is looked up there)\n"
 "    -o partition=N         use partition N (default: the only ext2/3/4 one)\n"
 "    -o partition=whole     the whole BASE is the file system\n"
 "    -o m5=PATH             install PATH as /sbin/m5 (mode 0755)\n"
@@ -337,6 +343,11 @@ int main(int argc, char *argv[])
 	}
 	if (c.version) {
 		printf("hackbackfs %s (libfuse %s)\n", PACKAGE_VERSION, fuse_pkgversion());
+		status = 0;
+		goto out;
+	}
+	if (c.overlay_dir) {
+		printf("%s\n", overlaydir_installed());
 		status = 0;
 		goto out;
 	}

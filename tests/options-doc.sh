@@ -16,7 +16,7 @@ case $help in *"usage: hackbackfs"*) ;; *) echo "FAIL: --help prints no usage"; 
 # -o options: "-o name=..." or "-o name" at the start of a help line.
 opts=$(printf '%s\n' "$help" | sed -n 's/^ *-o \([a-z_0-9]*\).*/\1/p' | sort -u)
 # long options: "--name"
-longs=$(printf '%s\n' "$help" | sed -n 's/^ *\(-[a-zA-Z], \)\{0,1\}\(--[a-z]*\).*/\2/p' | sort -u)
+longs=$(printf '%s\n' "$help" | sed -n 's/^ *\(-[a-zA-Z], \)\{0,1\}\(--[a-z-]*\).*/\2/p' | sort -u)
 [ -n "$opts" ] || { echo "FAIL: found no -o options in --help"; exit 1; }
 fail=0
 for o in $opts; do
@@ -27,7 +27,9 @@ for o in $opts; do
 		|| { echo "FAIL: no test uses -o $o"; fail=1; }
 done
 for l in $longs; do
-	grep -q -- "Fl \\\\-${l#--}" "$man" || { echo "FAIL: $l missing from the man page"; fail=1; }
+	# --overlay-dir is written Fl \-overlay\-dir in mdoc
+	_pat=$(printf '%s' "${l#--}" | sed 's/-/\\\\-/g')
+	grep -q -- "Fl \\\\-$_pat" "$man" || { echo "FAIL: $l missing from the man page"; fail=1; }
 	grep -q -- "$l" "$readme" || { echo "FAIL: $l missing from README.md"; fail=1; }
 done
 # The other way: options in the man page that --help does not list.

@@ -6,12 +6,15 @@
 # project's hack-back overlay, an m5 stand-in and a restore script, shows
 # what gem5 would get, checks it with e2fsck, and unmounts.
 #
-# usage: tools/example.sh HACKBACKFS SRCDIR [WORKDIR]
+# usage: tools/example.sh HACKBACKFS SRCDIR [WORKDIR [OVERLAY]]
+# OVERLAY defaults to SRCDIR/overlays/hack-back; `hack-back' is the
+# installed one (hackbackfs --overlay-dir).
 set -eu
 
 hb=$1
 srcdir=$2
 work=${3:-example}
+overlay=${4:-$srcdir/overlays/hack-back}
 
 mkdir -p "$work"
 cd "$work"
@@ -39,11 +42,11 @@ chmod 755 m5
 printf '#!/bin/sh\necho "benchmark runs here"\n' > restore.sh
 
 echo "== mounting"
-"$hb" -o m5=m5,restore=restore.sh base.img "$srcdir/overlays/hack-back" mnt
+"$hb" -o m5=m5,restore=restore.sh base.img "$overlay" mnt
 trap 'fusermount3 -u mnt 2>/dev/null || true' EXIT
 ls -l mnt
 echo "== identity (user.hackback.*)"
-"$hb" --digests -o m5=m5,restore=restore.sh base.img "$srcdir/overlays/hack-back"
+"$hb" --digests -o m5=m5,restore=restore.sh base.img "$overlay"
 echo "== e2fsck -fn on the served image"
 e2fsck -fn 'mnt/hack-back?offset=1048576'
 echo "== /usr/sbin/m5 and the restore slot, read back with debugfs"
