@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "fusefs.h"
+#include "runmode.h"
 #include "util.h"
 
 struct fusefs {
@@ -402,12 +403,16 @@ int fusefs_serve(struct fusefs *fs, struct build *b)
 			 fs->cfg.mountpoint);
 		return -EIO;
 	}
-	if (fuse_daemonize(fs->cfg.foreground) != 0) {
+	if (fs->cfg.run) {
+		if (runmode_start(fs->cfg.run, fs->fuse) < 0) {
+			fuse_unmount(fs->fuse);
+			return -EIO;
+		}
+	} else if (fuse_daemonize(fs->cfg.foreground) != 0) {
 		hb_error("cannot go to the background");
 		fuse_unmount(fs->fuse);
 		return -EIO;
-	}
-	if (fuse_set_signal_handlers(se) != 0) {
+	} else if (fuse_set_signal_handlers(se) != 0) {
 		fuse_unmount(fs->fuse);
 		return -EIO;
 	}
@@ -417,7 +422,10 @@ int fusefs_serve(struct fusefs *fs, struct build *b)
 		struct fuse_loop_config lc = { .clone_fd = 0, .max_idle_threads = 8 };
 		r = fuse_loop_mt(fs->fuse, &lc);
 	}
-	fuse_remove_signal_handlers(se);
+	if (fs->cfg.run)
+		runmode_loop_done(fs->cfg.run);
+	else
+		fuse_remove_signal_handlers(se);
 	fuse_unmount(fs->fuse);
 	/* libfuse returns the number of the signal that ended the loop:
 	 * SIGTERM, SIGINT and SIGHUP are a clean shutdown. */
