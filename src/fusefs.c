@@ -403,6 +403,10 @@ int fusefs_serve(struct fusefs *fs, struct build *b)
 			 fs->cfg.mountpoint);
 		return -EIO;
 	}
+	if (fs->cfg.guard && mnt_guard(fs->cfg.mountpoint) < 0) {
+		fuse_unmount(fs->fuse);
+		return -EIO;
+	}
 	if (fs->cfg.run) {
 		if (runmode_start(fs->cfg.run, fs->fuse) < 0) {
 			fuse_unmount(fs->fuse);

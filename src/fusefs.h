@@ -25,6 +25,7 @@ struct fusefs_config {
 	int foreground;
 	int singlethread;
 	struct runmode *run;		/* run mode, or NULL */
+	int guard;			/* start mnt_guard() after mounting */
 };
 
 struct fusefs;

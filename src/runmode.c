@@ -33,6 +33,8 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
@@ -382,5 +384,69 @@ int mnt_check(const char *mnt)
 			 mnt, type);
 		return -EBUSY;
 	}
+	return 0;
+}
+
+/* ---- the guard ------------------------------------------------------------ */
+
+/* In the guard: wait until every copy of the pipe's write end is gone (the
+ * daemon has ended, one way or another), then unmount MNT if it is dead. */
+static void __attribute__((noreturn)) guard(const char *mnt, int rfd)
+{
+	sigset_t all;
+	char c;
+	int fd;
+
+	/* Nothing of the daemon's: a /dev/fuse descriptor held here would keep
+	 * a dead daemon's connection alive. */
+	rfd = fcntl(rfd, F_DUPFD, 10);
+	if (rfd < 0)
+		_exit(1);
+	close_range(0, (unsigned)rfd - 1, 0);
+	close_range((unsigned)rfd + 1, ~0U, 0);
+	for (fd = open("/dev/null", O_RDWR); fd >= 0 && fd < 2;)
+		fd = dup(fd);
+	prctl(PR_SET_NAME, "hackbackfs-guard");
+	setsid();
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, NULL);
+	while (read(rfd, &c, 1) != 0)
+		if (errno != EINTR)
+			break;
+	/* Cleanly unmounted: MNT is a plain directory again.  Dead: ENOTCONN
+	 * (for the user who mounted it; without allow_other nobody else sees
+	 * it at all). */
+	fd = open(mnt, O_RDONLY | O_DIRECTORY);
+	if (fd >= 0 || errno != ENOTCONN)
+		_exit(0);
+	if (geteuid() == 0)
+		_exit(umount2(mnt, MNT_DETACH) == 0 ? 0 : 1);
+	execlp("fusermount3", "fusermount3", "-u", "-z", "-q", "--", mnt, (char *)NULL);
+	_exit(1);
+}
+
+int mnt_guard(const char *mnt)
+{
+	int p[2];
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		hb_error("pipe: %s", strerror(errno));
+		return -errno;
+	}
+	pid = fork();
+	if (pid < 0) {
+		hb_error("cannot start the unmount guard: fork: %s", strerror(errno));
+		close(p[0]);
+		close(p[1]);
+		return -EAGAIN;
+	}
+	if (pid == 0) {
+		close(p[1]);
+		guard(mnt, p[0]);
+	}
+	/* Not waited for: it lives until we are gone.  The write end stays
+	 * open (close-on-exec, so not in CMD) for the life of this process. */
+	close(p[0]);
 	return 0;
 }

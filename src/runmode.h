@@ -47,4 +47,11 @@ int mnt_fd(const char *mnt);
  * naming it.  Accepts /dev/fd/N when N is an open descriptor. */
 int mnt_check(const char *mnt);
 
+/* The guard: a small process that outlives a killed daemon and removes
+ * its dead mount (fusermount3 -u -z as the user that mounted it).  For
+ * users other than root, where the auto_unmount of libfuse < 3.15 does
+ * nothing (its fusermount3 cannot see the mount without allow_other).
+ * Call right after the mount, before the FUSE loop starts any thread. */
+int mnt_guard(const char *mnt);
+
 #endif
