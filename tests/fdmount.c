@@ -8,7 +8,6 @@
  * argument "@FD@" replaced by "/dev/fd/N".  The descriptor stays open
  * across exec; the mount stays until somebody unmounts DIR.
  */
-#define _GNU_SOURCE
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
