@@ -13,6 +13,7 @@ HB_DEPS="
 	e2fsprogs fdisk attr util-linux mount python3
 	coreutils diffutils findutils tar dosfstools
 	debootstrap qemu-system-x86 qemu-utils ca-certificates
+	slurm-wlm munge procps
 "
 
 if [ "$(id -u)" -eq 0 ]; then
