@@ -19,6 +19,13 @@
  * that held /dev/fuse or fusermount3's auto_unmount socket would keep a
  * dead daemon's mount alive.  Whether exec worked comes back through a
  * close-on-exec pipe: nothing read means CMD runs.
+ *
+ * The mount point checks read /proc/self/mountinfo: a directory that is
+ * already a mount point is refused by name (libfuse would stack a second
+ * mount on it).  The guard (mnt_guard) is a forked process with nothing but
+ * the read end of a pipe whose write end only the daemon holds: EOF means
+ * the daemon is gone, and a mount point that then answers ENOTCONN is a
+ * dead mount to remove.
  */
 #include "config.h"
 

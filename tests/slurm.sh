@@ -151,6 +151,11 @@ ckpt=$1 bench=$2
 echo "submitted: checkpoint job $ckpt, benchmark array $bench"
 limit=$((per_run * 3 + 120))
 while [ -n "$(squeue -h -o %i 2>/dev/null)" ]; do
+	if squeue -h -o %r 2>/dev/null | grep -q DependencyNeverSatisfied; then
+		cat "$s/jobcomp.txt" >&2 2>/dev/null || true
+		tail -n 20 "$e"/results/checkpoint-*.out >&2 2>/dev/null || true
+		fail "the benchmark array will never run: the checkpoint job did not succeed"
+	fi
 	[ $(($(date +%s) - t0)) -lt "$limit" ] || {
 		squeue >&2
 		fail "jobs still queued or running after $limit s"

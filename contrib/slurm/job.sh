@@ -28,7 +28,7 @@ hb_scratch()
 	export HB_SCRATCH=$scratch
 	# Run mode unmounts whatever happens to CMD; the lazy unmount is for
 	# a hackbackfs that was itself killed (auto_unmount covers that too).
-	trap 'fusermount3 -u -z -q "$scratch/mnt" 2>/dev/null; rm -rf "$scratch"' EXIT
+	trap 'fusermount3 -u -z -q "$scratch/mnt" 2>/dev/null || :; rm -rf "$scratch"' EXIT
 	trap 'exit 143' TERM
 }
 
