@@ -24,7 +24,6 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "build.h"
 #include "fusefs.h"
@@ -391,8 +390,7 @@ int main(int argc, char *argv[])
 		.foreground = fo.foreground || run,
 		.singlethread = fo.singlethread,
 		.run = run,
-		/* libfuse < 3.15's auto_unmount does nothing for users */
-		.guard = !c.no_auto_unmount && mnt_fd(c.mountpoint) < 0 && geteuid() != 0,
+		.guard = !c.no_auto_unmount && mnt_fd(c.mountpoint) < 0,
 	};
 	if (fusefs_new(&fs, &cfg, &args) < 0)
 		goto out;

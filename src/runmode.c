@@ -24,8 +24,8 @@
  * already a mount point is refused by name (libfuse would stack a second
  * mount on it).  The guard (mnt_guard) is a forked process with nothing but
  * the read end of a pipe whose write end only the daemon holds: EOF means
- * the daemon is gone, and a mount point that then answers ENOTCONN is a
- * dead mount to remove.
+ * the daemon is gone, and if its mount (same device) is still there, it
+ * is a dead mount to remove.
  */
 #include "config.h"
 
@@ -332,8 +332,11 @@ static void unescape(char *s)
 	*d = 0;
 }
 
-/* The file system type mounted exactly at PATH (malloc'd), or NULL. */
-static char *mounted_type(const char *path)
+/* The file system type mounted exactly at PATH (malloc'd), or NULL; with
+ * DEV, also its device ("major:minor", at most 31 bytes).  The last of
+ * stacked mounts wins.  Sends no FUSE request, so a dead or not yet served
+ * mount is no problem. */
+static char *mounted_type(const char *path, char *dev)
 {
 	FILE *f = fopen("/proc/self/mountinfo", "re");
 	char *line = NULL, *type = NULL;
@@ -342,9 +345,9 @@ static char *mounted_type(const char *path)
 	if (!f)
 		return NULL;
 	while (getline(&line, &cap, f) > 0) {
-		char mp[PATH_MAX], fst[256];
+		char mp[PATH_MAX], fst[256], mm[32];
 		/* id parent major:minor root mountpoint ... - fstype source */
-		if (sscanf(line, "%*s %*s %*s %*s %4095s", mp) != 1)
+		if (sscanf(line, "%*s %*s %31s %*s %4095s", mm, mp) != 2)
 			continue;
 		unescape(mp);
 		const char *sep = strstr(line, " - ");
@@ -352,6 +355,8 @@ static char *mounted_type(const char *path)
 			continue;
 		free(type);
 		type = strdup(fst);
+		if (dev)
+			strcpy(dev, mm);
 	}
 	free(line);
 	fclose(f);
@@ -385,7 +390,7 @@ int mnt_check(const char *mnt)
 	}
 	if (!realpath(mnt, real))
 		return 0;
-	CLEANUP_FREE char *type = mounted_type(real);
+	CLEANUP_FREE char *type = mounted_type(real, NULL);
 	if (type) {
 		hb_error("mount point %s is already mounted (%s): unmount it, or use an empty directory",
 			 mnt, type);
@@ -397,9 +402,15 @@ int mnt_check(const char *mnt)
 /* ---- the guard ------------------------------------------------------------ */
 
 /* In the guard: wait until every copy of the pipe's write end is gone (the
- * daemon has ended, one way or another), then unmount MNT if it is dead. */
-static void __attribute__((noreturn)) guard(const char *mnt, int rfd)
+ * daemon has ended, one way or another), then remove MNT if our mount (its
+ * device DEV) is still there: the daemon that served it is gone, so it is
+ * dead.  A clean exit has unmounted it already.  No open(MNT) to ask the
+ * kernel (as fusermount3 does): while the daemon's descriptors are being
+ * closed that can still fail with ECONNABORTED, not ENOTCONN, and the
+ * mount then stays (seen here on a busy machine). */
+static void __attribute__((noreturn)) guard(const char *mnt, const char *dev, int rfd)
 {
+	char now[32];
 	sigset_t all;
 	char c;
 	int fd;
@@ -420,11 +431,8 @@ static void __attribute__((noreturn)) guard(const char *mnt, int rfd)
 	while (read(rfd, &c, 1) != 0)
 		if (errno != EINTR)
 			break;
-	/* Cleanly unmounted: MNT is a plain directory again.  Dead: ENOTCONN
-	 * (for the user who mounted it; without allow_other nobody else sees
-	 * it at all). */
-	fd = open(mnt, O_RDONLY | O_DIRECTORY);
-	if (fd >= 0 || errno != ENOTCONN)
+	CLEANUP_FREE char *type = mounted_type(mnt, now);
+	if (!type || strcmp(now, dev) != 0)
 		_exit(0);
 	if (geteuid() == 0)
 		_exit(umount2(mnt, MNT_DETACH) == 0 ? 0 : 1);
@@ -434,9 +442,15 @@ static void __attribute__((noreturn)) guard(const char *mnt, int rfd)
 
 int mnt_guard(const char *mnt)
 {
+	char dev[32];
 	int p[2];
 	pid_t pid;
 
+	CLEANUP_FREE char *type = mounted_type(mnt, dev);
+	if (!type) {
+		hb_error("cannot start the unmount guard: %s is not in /proc/self/mountinfo", mnt);
+		return -ENOENT;
+	}
 	if (pipe2(p, O_CLOEXEC) < 0) {
 		hb_error("pipe: %s", strerror(errno));
 		return -errno;
@@ -450,7 +464,7 @@ int mnt_guard(const char *mnt)
 	}
 	if (pid == 0) {
 		close(p[1]);
-		guard(mnt, p[0]);
+		guard(mnt, dev, p[0]);
 	}
 	/* Not waited for: it lives until we are gone.  The write end stays
 	 * open (close-on-exec, so not in CMD) for the life of this process. */

@@ -48,10 +48,12 @@ int mnt_fd(const char *mnt);
 int mnt_check(const char *mnt);
 
 /* The guard: a small process that outlives a killed daemon and removes
- * its dead mount (fusermount3 -u -z as the user that mounted it).  For
- * users other than root, where the auto_unmount of libfuse < 3.15 does
- * nothing (its fusermount3 cannot see the mount without allow_other).
- * Call right after the mount, before the FUSE loop starts any thread. */
+ * its dead mount (umount2 as root, fusermount3 -u -z as a user).  Beside
+ * libfuse's auto_unmount, which does nothing for users before libfuse 3.15
+ * (its fusermount3 cannot see a mount made without allow_other) and can
+ * miss a dead mount on a busy machine.  MNT: the absolute path, as in
+ * /proc/self/mountinfo.  Call right after the mount, before the FUSE loop
+ * starts any thread. */
 int mnt_guard(const char *mnt);
 
 #endif
