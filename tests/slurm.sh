@@ -180,7 +180,7 @@ check()
 	bad=1
 }
 [ -f "$s/jobcomp.txt" ] || { show_outputs; fail "no jobcomp file: $(tail -n 5 "$s/log/slurmctld.log")"; }
-cat "$s/jobcomp.txt" | cut -c1-200
+cut -c1-200 "$s/jobcomp.txt"
 done_ck=$(grep -c "Name=hackback-checkpoint JobState=COMPLETED" "$s/jobcomp.txt") || true
 done_b=$(grep -c "Name=hackback-bench JobState=COMPLETED" "$s/jobcomp.txt") || true
 total=$(grep -c "JobState=" "$s/jobcomp.txt") || true

@@ -25,7 +25,7 @@ hb_scratch()
 	# directory per job id (every array task has its own).
 	scratch=${TMPDIR:-/tmp}/hackback.${SLURM_JOB_ID:?not in a Slurm job}
 	mkdir -p "$scratch/mnt"
-	export HB_SCRATCH=$scratch
+	export HB_SCRATCH="$scratch"
 	# Run mode unmounts whatever happens to CMD; the lazy unmount is for
 	# a hackbackfs that was itself killed (auto_unmount covers that too).
 	trap 'fusermount3 -u -z -q "$scratch/mnt" 2>/dev/null || :; rm -rf "$scratch"' EXIT

@@ -27,10 +27,22 @@ checkpoint)
 restore)
 	cpt=${2:?restore CPT OUT} out=${3:?restore CPT OUT}
 	mkdir -p "$out"
-	rc=0
+	# In the background, so that a signal hackbackfs passes on (scancel,
+	# a time limit) reaches gem5 at once, not after it ends.
 	# shellcheck disable=SC2086
 	"$gem5" -d "$out/m5out" "$script" --image "$HACKBACKFS_IMAGE" --kernel "$HB_GEM5_KERNEL" \
-		--restore "$cpt" ${HB_GEM5_RESTORE_ARGS:---cpu timing} || rc=$?
+		--restore "$cpt" ${HB_GEM5_RESTORE_ARGS:---cpu timing} &
+	gpid=$!
+	for sig in TERM INT HUP; do
+		# shellcheck disable=SC2064  # $sig now, $gpid later
+		trap "kill -$sig \$gpid 2>/dev/null" "$sig"
+	done
+	rc=0
+	while :; do
+		wait "$gpid" && rc=0 || rc=$?
+		# wait returns >128 when a trapped signal interrupts it
+		kill -0 "$gpid" 2>/dev/null || break
+	done
 	# the guest's serial console, where the restore script prints
 	for f in "$out"/m5out/*.com_1.device "$out"/m5out/system.pc.com_1.device; do
 		[ -f "$f" ] && cp "$f" "$out/console.log" && break

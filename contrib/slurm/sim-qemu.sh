@@ -28,10 +28,25 @@ work=${HB_SCRATCH:-${TMPDIR:-/tmp}}
 accel=${HB_QEMU_ACCEL:-tcg}
 case $accel in kvm*) cpu=host ;; *) cpu=max ;; esac
 limit=${HB_QEMU_TIMEOUT:-600}
-qpid=
-trap '[ -z "$qpid" ] || kill "$qpid" 2>/dev/null || true' EXIT
+qpid='' dpid=''
+# A signal (hackbackfs passes scancel's SIGTERM on to us) ends QEMU and the
+# driver at once: both run in the background, so that the trap is not
+# deferred until they end.
+# shellcheck disable=SC2154  # p: the loop's own
+trap 'for p in $dpid $qpid; do kill "$p" 2>/dev/null || :; done' EXIT
 trap 'exit 143' TERM
 trap 'exit 130' INT
+trap 'exit 129' HUP
+
+# drive ARGS...: tests/guest/drive.py; its status in $drc.
+drive()
+{
+	python3 "$HB_QEMU_DRIVE" "$@" &
+	dpid=$!
+	drc=0
+	wait "$dpid" || drc=$?
+	dpid=
+}
 
 # start NAME DISK [QEMU ARGS...]: QEMU in the background, the console on
 # $work/NAME.serial, QMP on $work/NAME.qmp; the same machine every time.
@@ -70,10 +85,9 @@ checkpoint)
 	rm -f "$cpt/state" "$cpt/disk.qcow2"
 	qemu-img create -q -f qcow2 -F raw -b "$HACKBACKFS_IMAGE" "$cpt/disk.qcow2"
 	start ckpt "$cpt/disk.qcow2"
-	rc=0
-	python3 "$HB_QEMU_DRIVE" checkpoint "$work/ckpt.serial" "$work/ckpt.qmp" "$cpt/console.log" \
-		"$cpt/state" "$limit" M5-STANDIN-CHECKPOINT-WAIT || rc=$?
-	finish ckpt "$rc"
+	drive checkpoint "$work/ckpt.serial" "$work/ckpt.qmp" "$cpt/console.log" \
+		"$cpt/state" "$limit" M5-STANDIN-CHECKPOINT-WAIT
+	finish ckpt "$drc"
 	python3 "$digest" store "$cpt" "$HACKBACKFS_IMAGE"
 	say "checkpoint in $cpt ($(($(stat -c %s "$cpt/state") >> 20)) MiB)"
 	;;
@@ -86,10 +100,9 @@ restore)
 	cp "$cpt/disk.qcow2" "$work/disk.qcow2"
 	qemu-img rebase -u -f qcow2 -F raw -b "$HACKBACKFS_IMAGE" "$work/disk.qcow2"
 	start restore "$work/disk.qcow2" -S -incoming "exec:cat '$cpt/state'"
-	rc=0
-	python3 "$HB_QEMU_DRIVE" restore "$work/restore.serial" "$work/restore.qmp" "$out/console.log" \
-		restored "$limit" M5-STANDIN-EXIT || rc=$?
-	finish restore "$rc"
+	drive restore "$work/restore.serial" "$work/restore.qmp" "$out/console.log" \
+		restored "$limit" M5-STANDIN-EXIT
+	finish restore "$drc"
 	python3 "$digest" show "$HACKBACKFS_IMAGE" >"$out/hackback.digests"
 	rm -f "$work/disk.qcow2"
 	;;
