@@ -29,6 +29,7 @@
 
 #include "fusefs.h"
 #include "readahead.h"
+#include "runmode.h"
 #include "util.h"
 
 struct fusefs {
@@ -373,16 +374,27 @@ int fusefs_serve(struct fusefs *fs, struct build *b)
 			 fs->cfg.mountpoint);
 		return -EIO;
 	}
-	if (fuse_daemonize(fs->cfg.foreground) != 0) {
-		hb_error("cannot go to the background");
+	if (fs->cfg.guard && mnt_guard(fs->cfg.mountpoint) < 0) {
 		fuse_unmount(fs->fuse);
 		return -EIO;
 	}
-	if (!fs->cfg.foreground)
-		hb_error_syslog(1);
-	if (fuse_set_signal_handlers(se) != 0) {
-		fuse_unmount(fs->fuse);
-		return -EIO;
+	if (fs->cfg.run) {
+		if (runmode_start(fs->cfg.run, fs->fuse) < 0) {
+			fuse_unmount(fs->fuse);
+			return -EIO;
+		}
+	} else {
+		if (fuse_daemonize(fs->cfg.foreground) != 0) {
+			hb_error("cannot go to the background");
+			fuse_unmount(fs->fuse);
+			return -EIO;
+		}
+		if (!fs->cfg.foreground)
+			hb_error_syslog(1);
+		if (fuse_set_signal_handlers(se) != 0) {
+			fuse_unmount(fs->fuse);
+			return -EIO;
+		}
 	}
 	if (fs->cfg.singlethread) {
 		r = fuse_loop(fs->fuse);
@@ -390,7 +402,10 @@ int fusefs_serve(struct fusefs *fs, struct build *b)
 		struct fuse_loop_config lc = { .clone_fd = 0, .max_idle_threads = 8 };
 		r = fuse_loop_mt(fs->fuse, &lc);
 	}
-	fuse_remove_signal_handlers(se);
+	if (fs->cfg.run)
+		runmode_loop_done(fs->cfg.run);
+	else
+		fuse_remove_signal_handlers(se);
 	fuse_unmount(fs->fuse);
 	/* libfuse returns the number of the signal that ended the loop:
 	 * SIGTERM, SIGINT and SIGHUP are a clean shutdown. */

@@ -8,7 +8,9 @@
  *                   line for an unknown option); nothing mounted yet
  *   fusefs_serve()  mounts, daemonizes unless foreground, serves until
  *                   unmounted or signalled (SIGTERM, SIGINT, SIGHUP), then
- *                   flushes the image and unmounts
+ *                   flushes the image and unmounts.  In run mode (cfg.run,
+ *                   runmode.h) it stays in the foreground, starts the
+ *                   command once mounted and serves until the command ends.
  *
  * Both return 0 or a negative errno.
  */
@@ -22,6 +24,8 @@ struct fusefs_config {
 	const char *mountpoint;
 	int foreground;
 	int singlethread;
+	struct runmode *run;		/* run mode, or NULL */
+	int guard;			/* start mnt_guard() after mounting */
 };
 
 struct fusefs;

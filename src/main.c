@@ -1,6 +1,7 @@
 /* main.c -- hackbackfs: the command line.
  *
  *     hackbackfs [-f] [-d] [-v] [-o opt,...] BASE OVERLAY[:OVERLAY...] MNT
+ *     hackbackfs [-v] [-o opt,...] BASE OVERLAY[:OVERLAY...] MNT -- CMD [ARGS...]
  *     hackbackfs --digests|--manifest [-o opt,...] BASE OVERLAY
  *     hackbackfs --export-cow FILE [-o opt,...] BASE OVERLAY
  *
@@ -29,6 +30,7 @@
 #include "export.h"
 #include "fusefs.h"
 #include "overlaydir.h"
+#include "runmode.h"
 #include "util.h"
 
 struct cli {
@@ -46,6 +48,7 @@ struct cli {
 	int keep_mtime;
 	int keep_owner;
 	int full_hash;
+	int no_auto_unmount;
 	/* modes and positional arguments */
 	int help, version, digests, manifest, verbose, overlay_dir;
 	char *base, *overlays, *mountpoint;
@@ -71,6 +74,7 @@ static const struct fuse_opt cli_opts[] = {
 	OPT("fullhash", full_hash),
 	OPT("--export-cow=%s", export_cow),
 	OPT("--export-cow %s", export_cow),
+	OPT("no_auto_unmount", no_auto_unmount),
 	FUSE_OPT_KEY("ro", KEY_RO),
 	FUSE_OPT_KEY("-h", KEY_HELP),
 	FUSE_OPT_KEY("--help", KEY_HELP),
@@ -115,6 +119,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 "usage: hackbackfs [options] BASE OVERLAY[:OVERLAY...] MNT\n"
+"       hackbackfs [options] BASE OVERLAY[:OVERLAY...] MNT -- CMD [ARGS...]\n"
 "       hackbackfs --digests|--manifest [-o options] BASE OVERLAY[:OVERLAY...]\n"
 "       hackbackfs --export-cow FILE [-o options] BASE OVERLAY[:OVERLAY...]\n"
 "       fusermount3 -u MNT                  (unmount)\n"
@@ -122,6 +127,12 @@ static void usage(FILE *f)
 "Serves MNT/hack-back: the raw disk image BASE with every file of the\n"
 "OVERLAY directories (later ones win) written into its ext2/3/4 file\n"
 "system, without copying BASE and without root.  Point gem5 at it.\n"
+"\n"
+"With -- CMD (run mode), hackbackfs stays in the foreground, runs CMD once\n"
+"MNT is mounted (HACKBACKFS_IMAGE and HACKBACKFS_MOUNT in its environment),\n"
+"passes SIGTERM, SIGINT and SIGHUP on to it, unmounts when it ends and exits\n"
+"with its status (128+N if signal N killed it; 127: CMD not found).\n"
+"MNT may be /dev/fd/N: a /dev/fuse descriptor the caller has mounted.\n"
 "\n"
 "hackbackfs options:\n"
 "    -h, --help             print this help and FUSE's options, then exit\n"
@@ -154,6 +165,8 @@ static void usage(FILE *f)
 "    -o cow_limit=SIZE      most guest writes held in memory without cow=\n"
 "                           (K, M, G suffixes; 0 = no limit; default 1G)\n"
 "    -o fullhash            fingerprint BASE by hashing all of it\n"
+"    -o no_auto_unmount     leave the mount behind if hackbackfs is killed\n"
+"                           (default: fusermount3 removes it at once)\n"
 "\n");
 }
 
@@ -327,9 +340,20 @@ int main(int argc, char *argv[])
 	struct build_opts bo;
 	struct build b;
 	struct fusefs *fs = NULL;
+	struct runmode *run = NULL;
+	char **cmd = NULL;
 	uint64_t cow_limit;
 	int r, status = 1;
 
+	/* Run mode: everything after the first "--" is CMD, untouched by
+	 * fuse_opt_parse (which treats "--" on its own terms). */
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--") == 0) {
+			cmd = argv + i + 1;
+			argv[i] = NULL;
+			args.argc = i;
+			break;
+		}
 	memset(&fo, 0, sizeof fo);
 	if (fuse_opt_parse(&args, &c, cli_opts, cli_proc) != 0)
 		goto out;
@@ -356,6 +380,10 @@ int main(int argc, char *argv[])
 		hb_error("--digests, --manifest and --export-cow exclude each other");
 		goto out;
 	}
+	if (cmd && (c.digests || c.manifest || c.export_cow)) {
+		hb_error("-- CMD runs only with a mount (BASE OVERLAY MNT -- CMD)");
+		goto out;
+	}
 	if (c.digests || c.manifest || c.export_cow) {
 		if (c.npos != 2) {
 			hb_error("--%s takes BASE and OVERLAY (see --help)",
@@ -370,6 +398,9 @@ int main(int argc, char *argv[])
 	}
 	if (build_options(&c, &bo, &cow_limit) < 0)
 		goto out;
+	if (cmd && runmode_prepare(&run, cmd, c.mountpoint, c.name ? c.name : "hack-back",
+				   &status) < 0)
+		goto out;
 	raise_fd_limit();
 
 	/* libfuse takes the mount point and -f/-d/-s from args, and checks
@@ -380,11 +411,25 @@ int main(int argc, char *argv[])
 		fuse_opt_add_arg(&args, c.mountpoint);
 	if (fuse_parse_cmdline(&args, &fo) != 0)
 		goto out;
+	int guard = 0;
+	if (c.mountpoint) {
+		if (mnt_check(c.mountpoint) < 0 ||
+		    (mnt_fd(c.mountpoint) < 0 && check_mountpoint(c.mountpoint) < 0))
+			goto out;
+		/* A daemon that dies, even by SIGKILL, takes its mount with
+		 * it: fusermount3 waits on a socket for that (not for a
+		 * caller's fd). */
+		guard = !c.no_auto_unmount && mnt_fd(c.mountpoint) < 0;
+		if (guard)
+			fuse_opt_add_arg(&args, "-oauto_unmount");
+	}
 	struct fusefs_config cfg = {
 		.name = c.name ? c.name : "hack-back",
 		.mountpoint = fo.mountpoint,
-		.foreground = fo.foreground,
+		.foreground = fo.foreground || run,
 		.singlethread = fo.singlethread,
+		.run = run,
+		.guard = guard,
 	};
 	if (fusefs_new(&fs, &cfg, &args) < 0)
 		goto out;
@@ -413,8 +458,6 @@ int main(int argc, char *argv[])
 		goto out;
 	}
 
-	if (check_mountpoint(c.mountpoint) < 0)
-		goto out;
 	if (build_image(&bo, &b) < 0)
 		goto out;
 	r = image_freeze(b.img, cow_limit, c.ro);
@@ -428,8 +471,14 @@ int main(int argc, char *argv[])
 	fs = NULL;
 	build_free(&b);
 	status = r < 0 ? 1 : 0;
+	if (run) {
+		/* CMD's status; a failure of ours after a clean CMD is still one */
+		int cs = runmode_finish(run);
+		status = cs ? cs : status;
+	}
 
 out:
+	runmode_free(run);
 	fusefs_free(fs);
 	fuse_opt_free_args(&args);
 	free(fo.mountpoint);

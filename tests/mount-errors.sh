@@ -142,7 +142,7 @@ first=$hb_pid
 cases=$((cases + 1))
 _rc=0
 "$HB" "$base" "$ov" "$tmp/mnt-busy" 2>"$tmp/stderr" || _rc=$?
-if [ "$_rc" -eq 0 ] || ! grep -q "mount point $tmp/mnt-busy is not empty" "$tmp/stderr" ||
+if [ "$_rc" -eq 0 ] || ! grep -q "mount point $tmp/mnt-busy is already mounted (fuse" "$tmp/stderr" ||
 	[ "$(hb_daemon_pid "$tmp/mnt-busy")" != "$first" ] ||
 	[ "$(awk -v m="$tmp/mnt-busy" '$5 == m' /proc/self/mountinfo | wc -l)" -ne 1 ]; then
 	echo "FAIL mount over a mount: exit $_rc; $(cat "$tmp/stderr")"

@@ -111,3 +111,25 @@ as_user fusermount3 -u "$u/mnt" 2>"$tmp/umount.err" || fail "fusermount3 -u as $
 wait_gone "$pid" || fail "the daemon (pid $pid) still runs after the unmount"
 [ "$(sha256_of "$u/base.img")" = "$base_sum" ] || fail "BASE was modified"
 echo "ok: $user unmounted; the daemon is gone, BASE unchanged"
+
+# ---- no dangling mount as the user: kill -9, run mode (tests/run-mode.sh as root) --------
+as_user "$HB" "$u/base.img" "$u/ov" "$u/mnt" 2>"$tmp/user.err" ||
+	fail "hackbackfs as $user failed: $(cat "$tmp/user.err")"
+pid=$(hb_daemon_pid "$u/mnt") || fail "no hackbackfs serves $u/mnt"
+echo "$pid" >>"$tmp/hb.pids"
+kill -KILL "$pid"
+n=20
+while is_mounted "$u/mnt" && [ "$n" -gt 0 ]; do sleep 0.1; n=$((n - 1)); done
+! is_mounted "$u/mnt" || fail "kill -9 of $user's daemon: $u/mnt still mounted after 2 s (auto_unmount)"
+echo "ok: kill -9 of $user's daemon: the mount is gone within 2 s"
+rc=0
+as_user "$HB" "$u/base.img" "$u/ov" "$u/mnt" -- sh -c 'e2fsck -fn "$HACKBACKFS_IMAGE?offset=$1" >/dev/null && exit 5' sh "$off" \
+	2>"$tmp/user.err" || rc=$?
+[ "$rc" -eq 5 ] || fail "run mode as $user: status $rc, want 5: $(cat "$tmp/user.err")"
+! is_mounted "$u/mnt" || fail "run mode as $user: $u/mnt still mounted"
+echo "ok: run mode as $user: CMD checked the image, its status came back, nothing mounted"
+# The unmount guard (a process of the user's) ends with its daemon.
+n=20
+while pgrep -u "$uid" >/dev/null && [ "$n" -gt 0 ]; do sleep 0.1; n=$((n - 1)); done
+! pgrep -u "$uid" >/dev/null || fail "processes of $user left: $(pgrep -a -u "$uid")"
+echo "ok: no process of $user left"

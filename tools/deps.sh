@@ -14,6 +14,7 @@ HB_DEPS="
 	coreutils diffutils findutils tar dosfstools
 	debootstrap qemu-system-x86 qemu-utils ca-certificates
 	debhelper dpkg-dev fakeroot lintian git
+	slurm-wlm munge procps
 "
 
 if [ "$(id -u)" -eq 0 ]; then
