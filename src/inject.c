@@ -339,8 +339,11 @@ static int place_blocks(struct injector *in, const char *path, ext2_ino_t ino,
 			ssize_t w = image_write(in->img, data + (b - start) * bs, run * bs, off);
 			r = w < 0 ? (int)w : 0;
 		}
-		if (r < 0)
+		if (r < 0) {
+			hb_error("%s: placing data at byte %" PRIu64 " of the image: %s", path, off,
+				 strerror(-r));
 			return r;
+		}
 		b += run;
 	}
 	return 0;
@@ -1015,6 +1018,13 @@ static int check_fs(struct injector *in)
 	}
 	if (sb->s_last_orphan != 0)
 		return corrupt(in, "orphan inodes are waiting to be freed");
+	if (ext2fs_blocks_count(sb) > in->img->part.size / fs->blocksize) {
+		hb_error("%s: the file system (%llu blocks of %u bytes) is larger than the %llu "
+			 "bytes it has in the file: is the image truncated?", in->img->base_path,
+			 (unsigned long long)ext2fs_blocks_count(sb), fs->blocksize,
+			 (unsigned long long)in->img->part.size);
+		return -EINVAL;
+	}
 	if (ext2fs_free_blocks_count(sb) > ext2fs_blocks_count(sb) ||
 	    sb->s_free_inodes_count > sb->s_inodes_count)
 		return corrupt(in, "the superblock's free counts exceed its totals");
