@@ -750,15 +750,15 @@ int inject_overlay(struct image *img, const struct overlay *ov, const struct inj
 	if (r < 0)
 		return r;
 	in.fs->now = (time_t)opts->epoch;
+	if (check_fs(&in) < 0) {
+		ext2fs_free(in.fs);
+		return -EINVAL;
+	}
 	err = ext2fs_read_bitmaps(in.fs);
 	if (err) {
 		hb_error("%s: reading the file system's bitmaps: %s", img->base_path, error_message(err));
 		ext2fs_free(in.fs);
 		return -EIO;
-	}
-	if (check_fs(&in) < 0) {
-		ext2fs_free(in.fs);
-		return -EINVAL;
 	}
 	in.blocks_free_at_start = ext2fs_free_blocks_count(in.fs->super);
 	in.inos = calloc(ov->n ? ov->n : 1, sizeof *in.inos);
@@ -938,21 +938,14 @@ static int check_htree(struct injector *in, ext2_ino_t ino, struct ext2_inode *i
 	return r;
 }
 
-/* Everything the injection may do with inode ino, reached as shown: read
- * it, follow it, look names up in it, link into it, free it. */
-static int check_inode(struct injector *in, ext2_ino_t ino, const char *shown)
+/* The body of check_inode(), for any inode number in range. */
+static int check_inode_at(struct injector *in, ext2_ino_t ino, const char *shown)
 {
 	ext2_filsys fs = in->fs;
 	struct ext2_inode inode;
 	uint16_t type;
 	errcode_t err;
 
-	if (ino < EXT2_ROOT_INO || ino > fs->super->s_inodes_count ||
-	    (ino < EXT2_FIRST_INO(fs->super) && ino != EXT2_ROOT_INO)) {
-		hb_error("%s: a directory entry names inode %u, which cannot hold a file; run "
-			 "e2fsck on the base first", shown, ino);
-		return -EINVAL;
-	}
 	if (!ext2fs_test_inode_bitmap2(fs->inode_map, ino)) {
 		hb_error("%s: a directory entry names inode %u, which is free; run e2fsck on the "
 			 "base first", shown, ino);
@@ -1004,7 +997,21 @@ static int check_inode(struct injector *in, ext2_ino_t ino, const char *shown)
 	return 0;
 }
 
-/* The superblock and group descriptors, once, after the bitmaps are read. */
+/* Everything the injection may do with inode ino, reached as shown: read
+ * it, follow it, look names up in it, link into it, free it. */
+static int check_inode(struct injector *in, ext2_ino_t ino, const char *shown)
+{
+	if (ino < EXT2_ROOT_INO || ino > in->fs->super->s_inodes_count ||
+	    (ino < EXT2_FIRST_INO(in->fs->super) && ino != EXT2_ROOT_INO)) {
+		hb_error("%s: a directory entry names inode %u, which cannot hold a file; run "
+			 "e2fsck on the base first", shown, ino);
+		return -EINVAL;
+	}
+	return check_inode_at(in, ino, shown);
+}
+
+/* The superblock and group descriptors, once, before anything reads the
+ * bitmaps they point to; then the bitmaps and the root inode. */
 static int check_fs(struct injector *in)
 {
 	ext2_filsys fs = in->fs;
@@ -1043,8 +1050,26 @@ static int check_fs(struct injector *in)
 		    ext2fs_bg_used_dirs_count(fs, g) > sb->s_inodes_per_group)
 			return corrupt(in, "a group descriptor's counts exceed the group");
 	}
+	/* Only now that they point inside their groups (the caller's read
+	 * of them is then a no-op). */
+	err = ext2fs_read_bitmaps(fs);
+	if (err) {
+		hb_error("%s: reading the file system's bitmaps: %s", in->img->base_path,
+			 error_message(err));
+		return -EIO;
+	}
 	if (check_inode(in, EXT2_ROOT_INO, "/") < 0)
 		return -EINVAL;
+	/* The reserved inodes the kernel uses at mount (journal) and when
+	 * growing the file system (resize inode): found corrupt by the
+	 * fuzzer in bases that libext2fs opens without a word. */
+	if (ext2fs_has_feature_resize_inode(sb) &&
+	    check_inode_at(in, EXT2_RESIZE_INO, "the resize inode") < 0)
+		return -EINVAL;
+	if (ext2fs_has_feature_journal(sb) && sb->s_journal_inum != 0 &&
+	    (sb->s_journal_inum > sb->s_inodes_count ||
+	     check_inode_at(in, sb->s_journal_inum, "the journal inode") < 0))
+		return corrupt(in, "the journal inode");
 	{
 		struct ext2_inode root;
 		err = ext2fs_read_inode(fs, EXT2_ROOT_INO, &root);

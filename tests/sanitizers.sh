@@ -70,8 +70,8 @@ if [ "$reports" -ne 0 ]; then
 fi
 if [ $st -ne 0 ]; then
 	for f in $(sed -n 's/^\(FAIL\|ERROR\): \(.*\)/\2/p' "$tmp/check.log"); do
-		echo "--- $f.log" >&2
-		tail -n 30 "$f.log" >&2
+		echo "--- ${f%.sh}.log" >&2
+		tail -n 30 "${f%.sh}.log" >&2
 	done
 	fail "tests failed in the sanitizer build"
 fi

@@ -65,7 +65,8 @@ static int run_dir(const char *dir, int *count)
 			abort();
 	}
 	closedir(d);
-	qsort(names, n, sizeof *names, by_name);
+	if (n > 1)
+		qsort(names, n, sizeof *names, by_name);
 	for (size_t i = 0; i < n; i++) {
 		if (r == 0 && run_file(names[i]) < 0)
 			r = -1;
