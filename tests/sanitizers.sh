@@ -3,8 +3,11 @@
 # AddressSanitizer (leak checking on) and UndefinedBehaviorSanitizer, with
 # no recovery: a copy of the source tree is configured with
 # --enable-sanitizers in its own build directory (build-asan, a VPATH
-# build) and runs the unit tests, the image tests, the mount tests and the
-# fuzz replays there.  The QEMU tests stay with the normal build.  Every
+# build) and runs the unit tests, the image tests, the mount tests, the
+# full-disk test and the fuzz replays there.  Left to the normal build, for
+# time: the QEMU tests, image-matrix.sh (15 bases x layouts: refuse.sh and
+# image-options.sh cover the same code on fewer bases) and the stress
+# test (its minute of load finds races, which ASan does not).  Every
 # report goes to a file under $tmp/reports (also those of daemons whose
 # stderr nobody reads, and of the leak check at their exit); the test
 # fails when there is any.
@@ -27,7 +30,7 @@ $cc -fsanitize=address,undefined "$tmp/t.c" -o "$tmp/t" >"$tmp/t.err" 2>&1 ||
 : "${HB_SAN_TESTS:=tests/check_delta tests/check_image tests/check_partition tests/check_digest
 tests/check_overlay tests/check_inject tests/refuse.sh tests/image-options.sh
 tests/mount-basic.sh tests/mount-concurrent.sh tests/mount-write.sh tests/mount-errors.sh
-tests/fuzz-replay.sh}"
+tests/cow-full.sh tests/fuzz-replay.sh tests/fuzz-build-check.sh}"
 
 # A clean copy of the sources: the source tree is configured in place, and
 # automake refuses a VPATH build from a configured tree.
