@@ -56,12 +56,13 @@ static void write_out(struct image *img, const char *out)
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	char dir[512];
+	char dir[512], cmd[1200];
 
 	(void)argc;
 	(void)argv;
 	snprintf(dir, sizeof dir, "%s/overlay", fuzz_workdir());
-	fuzz_sh("sh '%s/tests/fuzz/overlay.sh' '%s'", HB_FUZZ_SRCDIR, dir);
+	snprintf(cmd, sizeof cmd, "sh '%s/tests/fuzz/overlay.sh' '%s'", HB_FUZZ_SRCDIR, dir);
+	fuzz_sh(cmd);
 	overlay_init(&ov);
 	if (overlay_add_dir(&ov, dir) < 0 || overlay_finish(&ov) < 0)
 		abort();

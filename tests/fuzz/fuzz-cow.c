@@ -24,11 +24,14 @@ static char base[512];
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
+	char cmd[700];
+
 	(void)argc;
 	(void)argv;
 	snprintf(base, sizeof base, "%s/cow-base.img", fuzz_workdir());
-	fuzz_sh("mke2fs -q -F -t ext2 -b 1024 -N 16 -E root_owner=0:0 '%s' %d >/dev/null", base,
-		BASE_KIB);
+	snprintf(cmd, sizeof cmd, "mke2fs -q -F -t ext2 -b 1024 -N 16 -E root_owner=0:0 '%s' %d >/dev/null",
+		 base, BASE_KIB);
+	fuzz_sh(cmd);
 	hb_error_quiet(getenv("HB_FUZZ_VERBOSE") == NULL);
 	return 0;
 }

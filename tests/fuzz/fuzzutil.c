@@ -1,7 +1,6 @@
 /* fuzzutil.c -- helpers of the fuzz targets (fuzz.h). */
 #include "config.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +26,10 @@ static char workdir[256];
 
 static void remove_workdir(void)
 {
-	fuzz_sh("rm -rf '%s'", workdir);
+	char cmd[300];
+
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", workdir);
+	fuzz_sh(cmd);
 }
 
 const char *fuzz_workdir(void)
@@ -44,14 +46,8 @@ const char *fuzz_workdir(void)
 	return workdir;
 }
 
-void fuzz_sh(const char *fmt, ...)
+void fuzz_sh(const char *cmd)
 {
-	char cmd[4096];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof cmd, fmt, ap);
-	va_end(ap);
 	if (system(cmd) != 0) {
 		fprintf(stderr, "fuzz: command failed: %s\n", cmd);
 		abort();
