@@ -1066,10 +1066,12 @@ static int check_fs(struct injector *in)
 	if (ext2fs_has_feature_resize_inode(sb) &&
 	    check_inode_at(in, EXT2_RESIZE_INO, "the resize inode") < 0)
 		return -EINVAL;
-	if (ext2fs_has_feature_journal(sb) && sb->s_journal_inum != 0 &&
-	    (sb->s_journal_inum > sb->s_inodes_count ||
-	     check_inode_at(in, sb->s_journal_inum, "the journal inode") < 0))
-		return corrupt(in, "the journal inode");
+	if (ext2fs_has_feature_journal(sb) && sb->s_journal_inum != 0) {
+		if (sb->s_journal_inum > sb->s_inodes_count)
+			return corrupt(in, "the journal inode number is out of range");
+		if (check_inode_at(in, sb->s_journal_inum, "the journal inode") < 0)
+			return -EINVAL;
+	}
 	{
 		struct ext2_inode root;
 		err = ext2fs_read_inode(fs, EXT2_ROOT_INO, &root);
