@@ -24,6 +24,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
@@ -381,8 +382,10 @@ static int store_unit(struct image *img, uint64_t unit, const unsigned char *dat
 		rec[i] = (unsigned char)(unit >> (8 * i));
 	memcpy(rec + 8, data, DELTA_UNIT);
 	r = hb_pwrite_full(img->cow_fd, rec, COW_RECORD, img->cow_next);
+	if (r == -EFBIG || r == -EDQUOT)
+		r = -ENOSPC;	/* to the guest, a cow file that cannot grow is a full disk */
 	if (r < 0)
-		return (int)r;
+		return (int)r;	/* a torn record past cow_next is dropped on reopen */
 	r = delta_map(img->cow, unit, 1, img->cow_id, img->cow_next + 8);
 	if (r < 0)
 		return (int)r;
@@ -599,6 +602,12 @@ int image_attach_cow(struct image *img, const char *path, const unsigned char id
 		close(fd);
 		return -EEXIST;
 	}
+
+	/* A cow file that reaches RLIMIT_FSIZE (a Slurm job inherits the
+	 * submitting shell's) must fail the write with EFBIG, not kill the
+	 * daemon with SIGXFSZ and leave a dead mount.  Process-wide, but the
+	 * process is the daemon, and nothing in it wants that signal. */
+	signal(SIGXFSZ, SIG_IGN);
 
 	/* Only a file that is ours is written to from here on. */
 	img->cow_id = delta_add_file(img->cow, fd);

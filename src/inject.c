@@ -69,6 +69,10 @@ static int fs_error(struct injector *in, const char *path, const char *what, err
 	return -EIO;
 }
 
+/* Checks that keep malformed metadata away from libext2fs (at the end). */
+static int check_fs(struct injector *in);
+static int check_inode(struct injector *in, ext2_ino_t ino, const char *shown);
+
 /* ---- path resolution inside the image ---------------------------------- */
 
 static errcode_t read_symlink(ext2_filsys fs, ext2_ino_t ino, char *buf, size_t size)
@@ -141,6 +145,8 @@ static int resolve(struct injector *in, ext2_ino_t dir, const char *path,
 			hb_error("%s: looking up %s: %s", shown, comp, error_message(err));
 			return -EIO;
 		}
+		if (check_inode(in, ino, shown) < 0)
+			return -EINVAL;
 		err = ext2fs_read_inode(fs, ino, &inode);
 		if (err) {
 			hb_error("%s: reading inode %u: %s", shown, ino, error_message(err));
@@ -338,8 +344,11 @@ static int place_blocks(struct injector *in, const char *path, ext2_ino_t ino,
 			ssize_t w = image_write(in->img, data + (b - start) * bs, run * bs, off);
 			r = w < 0 ? (int)w : 0;
 		}
-		if (r < 0)
+		if (r < 0) {
+			hb_error("%s: placing data at byte %" PRIu64 " of the image: %s", path, off,
+				 strerror(-r));
 			return r;
+		}
 		b += run;
 	}
 	return 0;
@@ -474,6 +483,8 @@ static int existing(struct injector *in, const struct overlay_entry *e, ext2_ino
 
 	if (err == EXT2_ET_FILE_NOT_FOUND)
 		return 0;
+	if (!err && check_inode(in, *ino, e->path) < 0)
+		return -EINVAL;
 	if (!err)
 		err = ext2fs_read_inode(in->fs, *ino, inode);
 	if (err)
@@ -755,6 +766,10 @@ int inject_overlay(struct image *img, const struct overlay *ov, const struct inj
 	if (r < 0)
 		return r;
 	in.fs->now = (time_t)opts->epoch;
+	if (check_fs(&in) < 0) {
+		ext2fs_free(in.fs);
+		return -EINVAL;
+	}
 	err = ext2fs_read_bitmaps(in.fs);
 	if (err) {
 		hb_error("%s: reading the file system's bitmaps: %s", img->base_path, error_message(err));
@@ -794,6 +809,290 @@ int inject_overlay(struct image *img, const struct overlay *ov, const struct inj
 		hb_error("%s: writing the file system's metadata: %s", img->base_path,
 			 error_message(err));
 		return err == EXT2_ET_BLOCK_ALLOC_FAIL ? -ENOSPC : -EIO;
+	}
+	return 0;
+}
+
+/* ---- keeping malformed metadata away from libext2fs ---------------------
+ *
+ * libext2fs trusts much of what it reads: a base with a group descriptor
+ * pointing outside the file system, a directory whose extent tree runs past
+ * the end, or a dirent naming a free inode makes it read and write wild
+ * blocks, loop, or crash.  A crash inside libext2fs is a crash of
+ * hackbackfs, so these checks refuse such bases first, with one message
+ * naming what is wrong: the superblock and group descriptors once after
+ * opening (check_fs), and every inode the injection reaches through a
+ * directory before anything uses it (check_inode: the directories it
+ * walks, the symlinks it follows, the files it replaces).  They do not
+ * replace e2fsck: they cover what the injection touches, at a cost that
+ * grows with the overlay, not with the base.
+ */
+
+#define MAX_EXTENTS_CHECKED 100000	/* per inode: a loop in a tree ends here */
+
+static int corrupt(struct injector *in, const char *what)
+{
+	hb_error("%s: the file system is corrupt (%s); run e2fsck on the base first",
+		 in->img->base_path, what);
+	return -EINVAL;
+}
+
+static int block_ok(ext2_filsys fs, blk64_t b)
+{
+	return b >= fs->super->s_first_data_block && b < ext2fs_blocks_count(fs->super);
+}
+
+struct blocks_walk {
+	ext2_filsys fs;
+	blk64_t count;
+	int bad;
+};
+
+static int walk_block(ext2_filsys fs, blk64_t *blocknr, e2_blkcnt_t blockcnt, blk64_t ref_blk,
+		      int ref_offset, void *priv)
+{
+	struct blocks_walk *w = priv;
+
+	(void)blockcnt;
+	(void)ref_blk;
+	(void)ref_offset;
+	if (!block_ok(fs, *blocknr) || ++w->count > MAX_EXTENTS_CHECKED) {
+		w->bad = 1;
+		return BLOCK_ABORT;
+	}
+	return 0;
+}
+
+/* The extent tree of ino: well-formed nodes, leaves inside the file
+ * system, in logical order. */
+static int check_extents(struct injector *in, ext2_ino_t ino, struct ext2_inode *inode,
+			 const char *shown)
+{
+	ext2_extent_handle_t h;
+	struct ext2fs_extent ex;
+	blk64_t next_lblk = 0;
+	errcode_t err;
+	int n = 0, r = 0;
+
+	err = ext2fs_extent_header_verify(inode->i_block, sizeof inode->i_block);
+	if (!err)
+		err = ext2fs_extent_open2(in->fs, ino, inode, &h);
+	if (err) {
+		hb_error("%s: the extent tree of inode %u is corrupt (%s); run e2fsck on the base "
+			 "first", shown, ino, error_message(err));
+		return -EINVAL;
+	}
+	for (err = ext2fs_extent_get(h, EXT2_EXTENT_ROOT, &ex); !err;
+	     err = ext2fs_extent_get(h, EXT2_EXTENT_NEXT, &ex)) {
+		if (++n > MAX_EXTENTS_CHECKED) {
+			err = EXT2_ET_EXTENT_HEADER_BAD;
+			break;
+		}
+		if (ex.e_len == 0 || !block_ok(in->fs, ex.e_pblk) ||
+		    !block_ok(in->fs, ex.e_pblk + ex.e_len - 1)) {
+			err = EXT2_ET_BAD_BLOCK_NUM;
+			break;
+		}
+		if (ex.e_flags & EXT2_EXTENT_FLAGS_LEAF) {
+			if (ex.e_lblk < next_lblk) {
+				err = EXT2_ET_EXTENT_NOT_FOUND;
+				break;
+			}
+			next_lblk = ex.e_lblk + ex.e_len;
+		}
+	}
+	ext2fs_extent_free(h);
+	if (err != EXT2_ET_EXTENT_NO_NEXT) {
+		hb_error("%s: the extent tree of inode %u is corrupt (%s); run e2fsck on the base "
+			 "first", shown, ino, error_message(err));
+		r = -EINVAL;
+	}
+	return r;
+}
+
+/* An htree directory's root block: what ext2fs_link's index code reads. */
+static int check_htree(struct injector *in, ext2_ino_t ino, struct ext2_inode *inode,
+		       const char *shown)
+{
+	ext2_filsys fs = in->fs;
+	struct ext2_dx_root_info *info;
+	struct ext2_dx_countlimit *cl;
+	blk64_t pblk;
+	unsigned char *buf;
+	errcode_t err;
+	int r = 0;
+
+	err = ext2fs_bmap2(fs, ino, inode, NULL, 0, 0, NULL, &pblk);
+	if (err || !block_ok(fs, pblk)) {
+		hb_error("%s: directory inode %u has no valid first block; run e2fsck on the base "
+			 "first", shown, ino);
+		return -EINVAL;
+	}
+	buf = malloc(fs->blocksize);
+	if (!buf)
+		return -ENOMEM;
+	err = io_channel_read_blk64(fs->io, pblk, 1, buf);
+	if (err) {
+		free(buf);
+		return fs_error(in, shown, "reading a directory index", err);
+	}
+	/* "." (12 bytes) and ".." (rec_len to the end), then the root info
+	 * and the count/limit of the root's entries. */
+	info = (struct ext2_dx_root_info *)(buf + 24);
+	cl = (struct ext2_dx_countlimit *)(buf + 24 + 8);
+	if (info->reserved_zero != 0 || info->info_length != 8 ||
+	    info->indirect_levels >= (ext2fs_has_feature_largedir(fs->super) ? 3 : 2) ||
+	    info->hash_version > EXT2_HASH_SIPHASH ||
+	    ext2fs_le16_to_cpu(cl->limit) > (fs->blocksize - 32) / 8 ||
+	    ext2fs_le16_to_cpu(cl->count) == 0 ||
+	    ext2fs_le16_to_cpu(cl->count) > ext2fs_le16_to_cpu(cl->limit)) {
+		hb_error("%s: the index of directory inode %u is corrupt; run e2fsck on the base "
+			 "first", shown, ino);
+		r = -EINVAL;
+	}
+	free(buf);
+	return r;
+}
+
+/* The body of check_inode(), for any inode number in range. */
+static int check_inode_at(struct injector *in, ext2_ino_t ino, const char *shown)
+{
+	ext2_filsys fs = in->fs;
+	struct ext2_inode inode;
+	uint16_t type;
+	errcode_t err;
+
+	if (!ext2fs_test_inode_bitmap2(fs->inode_map, ino)) {
+		hb_error("%s: a directory entry names inode %u, which is free; run e2fsck on the "
+			 "base first", shown, ino);
+		return -EINVAL;
+	}
+	err = ext2fs_read_inode(fs, ino, &inode);
+	if (err)
+		return fs_error(in, shown, "reading inode", err);
+	type = inode.i_mode & LINUX_S_IFMT;
+	if (inode.i_links_count == 0 || inode.i_dtime != 0 ||
+	    (type != LINUX_S_IFDIR && type != LINUX_S_IFREG && type != LINUX_S_IFLNK &&
+	     type != LINUX_S_IFCHR && type != LINUX_S_IFBLK && type != LINUX_S_IFIFO &&
+	     type != LINUX_S_IFSOCK)) {
+		hb_error("%s: inode %u is not a live file (mode %06o, %u links); run e2fsck on "
+			 "the base first", shown, ino, inode.i_mode, inode.i_links_count);
+		return -EINVAL;
+	}
+	if (ext2fs_file_acl_block(fs, &inode) && !block_ok(fs, ext2fs_file_acl_block(fs, &inode)))
+		return corrupt(in, "an extended attribute block outside the file system");
+	if ((inode.i_flags & EXT4_EXTENTS_FL) && !ext2fs_has_feature_extents(fs->super))
+		return corrupt(in, "an inode uses extents, the file system has none");
+	if ((inode.i_flags & EXT4_INLINE_DATA_FL) && !ext2fs_has_feature_inline_data(fs->super))
+		return corrupt(in, "an inode has inline data, the file system has none");
+	if ((inode.i_flags & EXT4_INLINE_DATA_FL) && (inode.i_flags & EXT4_EXTENTS_FL))
+		return corrupt(in, "an inode has both inline data and extents");
+	if (type == LINUX_S_IFDIR && !(inode.i_flags & EXT4_INLINE_DATA_FL) &&
+	    (EXT2_I_SIZE(&inode) == 0 || EXT2_I_SIZE(&inode) % fs->blocksize != 0))
+		return corrupt(in, "a directory's size is not a whole number of blocks");
+	if (type == LINUX_S_IFLNK && (EXT2_I_SIZE(&inode) == 0 || EXT2_I_SIZE(&inode) >= 4096))
+		return corrupt(in, "a symlink's length is out of range");
+	if (!ext2fs_inode_has_valid_blocks2(fs, &inode))
+		return 0;
+	if (inode.i_flags & EXT4_EXTENTS_FL) {
+		int r = check_extents(in, ino, &inode, shown);
+		if (r < 0)
+			return r;
+	} else {
+		struct blocks_walk w = { .fs = fs };
+		err = ext2fs_block_iterate3(fs, ino, BLOCK_FLAG_READ_ONLY, NULL, walk_block, &w);
+		if (err || w.bad) {
+			hb_error("%s: the block map of inode %u is corrupt (%s); run e2fsck on the "
+				 "base first", shown, ino,
+				 err ? error_message(err) : "a block outside the file system");
+			return -EINVAL;
+		}
+	}
+	if (type == LINUX_S_IFDIR && (inode.i_flags & EXT2_INDEX_FL))
+		return check_htree(in, ino, &inode, shown);
+	return 0;
+}
+
+/* Everything the injection may do with inode ino, reached as shown: read
+ * it, follow it, look names up in it, link into it, free it. */
+static int check_inode(struct injector *in, ext2_ino_t ino, const char *shown)
+{
+	if (ino < EXT2_ROOT_INO || ino > in->fs->super->s_inodes_count ||
+	    (ino < EXT2_FIRST_INO(in->fs->super) && ino != EXT2_ROOT_INO)) {
+		hb_error("%s: a directory entry names inode %u, which cannot hold a file; run "
+			 "e2fsck on the base first", shown, ino);
+		return -EINVAL;
+	}
+	return check_inode_at(in, ino, shown);
+}
+
+/* The superblock and group descriptors, once, before anything reads the
+ * bitmaps they point to; then the bitmaps and the root inode. */
+static int check_fs(struct injector *in)
+{
+	ext2_filsys fs = in->fs;
+	struct ext2_super_block *sb = fs->super;
+	errcode_t err;
+
+	if (!(sb->s_state & EXT2_VALID_FS)) {
+		hb_error("%s: the file system was not cleanly unmounted; run e2fsck on a copy "
+			 "of the base, or mount and cleanly unmount it", in->img->base_path);
+		return -EINVAL;
+	}
+	if (sb->s_last_orphan != 0)
+		return corrupt(in, "orphan inodes are waiting to be freed");
+	if (ext2fs_blocks_count(sb) > in->img->part.size / fs->blocksize) {
+		hb_error("%s: the file system (%llu blocks of %u bytes) is larger than the %llu "
+			 "bytes it has in the file: is the image truncated?", in->img->base_path,
+			 (unsigned long long)ext2fs_blocks_count(sb), fs->blocksize,
+			 (unsigned long long)in->img->part.size);
+		return -EINVAL;
+	}
+	if (ext2fs_free_blocks_count(sb) > ext2fs_blocks_count(sb) ||
+	    sb->s_free_inodes_count > sb->s_inodes_count)
+		return corrupt(in, "the superblock's free counts exceed its totals");
+	if (sb->s_rev_level > EXT2_GOOD_OLD_REV &&
+	    (sb->s_first_ino < EXT2_GOOD_OLD_FIRST_INO || sb->s_first_ino > sb->s_inodes_count))
+		return corrupt(in, "the superblock's first inode is out of range");
+	err = ext2fs_check_desc(fs);
+	if (err) {
+		hb_error("%s: the file system's group descriptors are corrupt (%s); run e2fsck "
+			 "on the base first", in->img->base_path, error_message(err));
+		return -EINVAL;
+	}
+	for (dgrp_t g = 0; g < fs->group_desc_count; g++) {
+		if (ext2fs_bg_free_blocks_count(fs, g) > sb->s_blocks_per_group ||
+		    ext2fs_bg_free_inodes_count(fs, g) > sb->s_inodes_per_group ||
+		    ext2fs_bg_used_dirs_count(fs, g) > sb->s_inodes_per_group)
+			return corrupt(in, "a group descriptor's counts exceed the group");
+	}
+	/* Only now that they point inside their groups (the caller's read
+	 * of them is then a no-op). */
+	err = ext2fs_read_bitmaps(fs);
+	if (err) {
+		hb_error("%s: reading the file system's bitmaps: %s", in->img->base_path,
+			 error_message(err));
+		return -EIO;
+	}
+	if (check_inode(in, EXT2_ROOT_INO, "/") < 0)
+		return -EINVAL;
+	/* The reserved inodes the kernel uses at mount (journal) and when
+	 * growing the file system (resize inode): found corrupt by the
+	 * fuzzer in bases that libext2fs opens without a word. */
+	if (ext2fs_has_feature_resize_inode(sb) &&
+	    check_inode_at(in, EXT2_RESIZE_INO, "the resize inode") < 0)
+		return -EINVAL;
+	if (ext2fs_has_feature_journal(sb) && sb->s_journal_inum != 0) {
+		if (sb->s_journal_inum > sb->s_inodes_count)
+			return corrupt(in, "the journal inode number is out of range");
+		if (check_inode_at(in, sb->s_journal_inum, "the journal inode") < 0)
+			return -EINVAL;
+	}
+	{
+		struct ext2_inode root;
+		err = ext2fs_read_inode(fs, EXT2_ROOT_INO, &root);
+		if (err || !LINUX_S_ISDIR(root.i_mode))
+			return corrupt(in, "the root inode is not a directory");
 	}
 	return 0;
 }

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -871,6 +872,50 @@ START_TEST(test_cow_refused_leaves_file_alone)
 }
 END_TEST
 
+/* A cow file that cannot grow (a full disk; here RLIMIT_FSIZE, which a
+ * Slurm job inherits from the shell that submitted it): writes of new units
+ * fail with -ENOSPC -- no SIGXFSZ kills the daemon, no EFBIG reaches the
+ * guest --, units already in the file are rewritten in place, and what
+ * was written before stays, also after a reopen. */
+START_TEST(test_cow_cannot_grow)
+{
+	struct rlimit rl = { COW_HEADER + 3 * COW_RECORD + 500, RLIM_INFINITY };
+	static const uint64_t offs[] = { 0, 5 * DELTA_UNIT, 9 * DELTA_UNIT,
+					 20 * DELTA_UNIT, 21 * DELTA_UNIT + 7, 5 * DELTA_UNIT + 100 };
+	static const size_t lens[] = { 10, 10, 10, DELTA_UNIT, 10, 500 };
+	static const ssize_t want[] = { 10, 10, 10, -ENOSPC, -ENOSPC, 500 };
+	unsigned char buf[DELTA_UNIT];
+	ssize_t got[HB_ARRAY_SIZE(offs)];
+	int lim, unlim;
+
+	rng_state = 12;
+	ck_assert_int_eq(image_freeze(img, 0, 0), 0);
+	ck_assert_int_eq(image_attach_cow(img, cow_path, id_a), 0);
+	/* No ck_assert under the limit: Check's own messages go to a file. */
+	lim = setrlimit(RLIMIT_FSIZE, &rl);
+	for (size_t i = 0; i < HB_ARRAY_SIZE(offs); i++) {
+		random_bytes(buf, lens[i]);
+		got[i] = image_write(img, buf, lens[i], offs[i]);
+		if (got[i] > 0)
+			memcpy(shadow + offs[i], buf, (size_t)got[i]);
+	}
+	got[0] = got[0] == want[0] && image_flush(img) == 0 ? got[0] : -1;
+	rl.rlim_cur = RLIM_INFINITY;
+	unlim = setrlimit(RLIMIT_FSIZE, &rl);
+	ck_assert_int_eq(lim, 0);
+	ck_assert_int_eq(unlim, 0);
+	for (size_t i = 0; i < HB_ARRAY_SIZE(offs); i++)
+		ck_assert_msg(got[i] == want[i], "write %zu: %zd, want %zd", i, got[i], want[i]);
+	assert_image();
+	reopen_frozen();
+	ck_assert_int_eq(image_attach_cow(img, cow_path, id_a), 0);
+	ck_assert_uint_eq(delta_units(img->cow), 3);
+	assert_image();
+	write_both(20 * DELTA_UNIT, 10);	/* room again: appended */
+	ck_assert_int_eq(file_size(cow_path), COW_HEADER + 4 * COW_RECORD);
+}
+END_TEST
+
 static Suite *image_suite(void)
 {
 	Suite *s = suite_create("image");
@@ -922,6 +967,7 @@ static Suite *image_suite(void)
 	tcase_add_test(cow, test_cow_torn_record);
 	tcase_add_test(cow, test_cow_corrupt_record);
 	tcase_add_test(cow, test_cow_refused_leaves_file_alone);
+	tcase_add_test(cow, test_cow_cannot_grow);
 	suite_add_tcase(s, cow);
 	return s;
 }

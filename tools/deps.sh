@@ -3,7 +3,9 @@
 # hackbackfs and run `make check'.  Needs root or sudo; run from anywhere.
 #
 # One list, so that CI (.ci/run), the README and a developer's machine all
-# agree.  Add a package here, in the group that needs it.
+# agree.  Add a package here, in the group that needs it.  The last group
+# is for `make fuzz' (libFuzzer); `make check' replays the fuzz inputs with
+# gcc, whose ASan/UBSan runtimes come with build-essential.
 set -eu
 
 HB_DEPS="
@@ -15,6 +17,7 @@ HB_DEPS="
 	debootstrap qemu-system-x86 qemu-utils ca-certificates
 	debhelper dpkg-dev fakeroot lintian git
 	slurm-wlm munge procps
+	clang libclang-rt-14-dev
 "
 
 if [ "$(id -u)" -eq 0 ]; then

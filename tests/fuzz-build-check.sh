@@ -1,0 +1,72 @@
+#!/bin/sh
+# fuzz-build-check.sh [CORPUS_DIR...] -- what fuzz-build cannot check per
+# input: every base is either refused cleanly (exit 1, exactly one message
+# line) or becomes an image whose file system passes `e2fsck -fn'.
+#
+# Each input runs through tests/fuzz/replay-build with HB_FUZZ_OUT set (the
+# target's own pipeline and overlay, the image written out).  A base that
+# e2fsck already rejects is garbage in: if the result fails too, it is
+# counted ("base inconsistent"), not failed -- the checks in inject.c keep
+# such bases from crashing anything, they cannot prove a base consistent.
+# A result that fails e2fsck while its base passed is a failure, and so is
+# any result of a kept regression input (regress/build: those found bugs
+# of exactly this kind, and must now be refused).
+#
+# Default corpus: the seeds (made now) and tests/fuzz/regress/build, plus
+# tests/fuzz/work/build when `make fuzz' left one, plus the directory $HB_FUZZ_CORPUS.
+. "${top_srcdir:-.}/tests/lib.sh"
+. "$top_srcdir/tests/fuzz/lib.sh"
+requires mke2fs e2fsck sfdisk gzip timeout
+replay=$top_builddir/tests/fuzz/replay-build
+[ -x "$replay" ] || fail "$replay not built (run make check)"
+
+if [ $# -eq 0 ]; then
+	# shellcheck disable=SC2046  # one directory per line, no spaces
+	set -- $(fuzz_inputs build) ${HB_FUZZ_CORPUS:-}
+fi
+
+fsck_ok()
+{
+	timeout 120 e2fsck -fn "$1?offset=$2" >"$tmp/fsck.out" 2>&1
+}
+
+# The base as fuzz-build saw it: an even-sized input padded to a whole MiB.
+base_fsck_ok()
+{
+	cp "$1" "$tmp/base"
+	_s=$(stat -c %s "$1")
+	[ $((_s % 2)) -ne 0 ] || truncate -s $(((_s + 1048575) / 1048576 * 1048576)) "$tmp/base"
+	fsck_ok "$tmp/base" "$2"
+}
+
+n=0 refused=0 clean=0 garbage=0 bad=0
+for dir; do
+	for f in "$dir"/*; do
+		[ -f "$f" ] || continue
+		n=$((n + 1))
+		rm -f "$tmp/out"
+		set +e
+		off=$(HB_FUZZ_OUT=$tmp/out timeout 300 "$replay" "$f" 2>"$tmp/err")
+		st=$?
+		set -e
+		lines=$(wc -l <"$tmp/err")
+		if [ $st -eq 1 ] && [ "$lines" -eq 1 ] && grep -q '^hackbackfs: ' "$tmp/err"; then
+			refused=$((refused + 1))
+		elif [ $st -ne 0 ] || [ "$lines" -ne 0 ]; then
+			echo "FAIL: $f: exit $st, $lines lines on stderr:" >&2
+			head -n 20 "$tmp/err" >&2
+			bad=$((bad + 1))
+		elif fsck_ok "$tmp/out" "$off"; then
+			clean=$((clean + 1))
+		elif case $dir in */regress/build) false ;; esac && ! base_fsck_ok "$f" "$off"; then
+			garbage=$((garbage + 1))
+		else
+			echo "FAIL: $f: the base passes e2fsck -fn, the image does not:" >&2
+			fsck_ok "$tmp/out" "$off" || head -n 20 "$tmp/fsck.out" >&2
+			bad=$((bad + 1))
+		fi
+	done
+done
+echo "$HB_TEST: $n inputs: $refused refused, $clean clean images, $garbage inconsistent bases, $bad failures"
+[ "$n" -gt 0 ] || fail "no inputs"
+[ "$bad" -eq 0 ] || fail "$bad inputs failed"
