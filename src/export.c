@@ -267,24 +267,12 @@ static void out_close(struct out *o)
 	o->buf = NULL;
 }
 
-static void put_le32(unsigned char *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static void put_le64(unsigned char *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (unsigned char)(v >> (8 * i));
-}
-
 static void header(unsigned char h[EXPORT_HEADER_LEN], uint64_t n)
 {
 	memcpy(h, COW_MAGIC, 8);
-	put_le32(h + 8, 1);	/* major */
-	put_le32(h + 12, 0);	/* minor */
-	put_le64(h + 16, n);
+	hb_put_le(h + 8, 1, 4);	/* major */
+	hb_put_le(h + 12, 0, 4);	/* minor */
+	hb_put_le(h + 16, n, 8);
 }
 
 /* Write the sectors of unit that differ from the base. */
@@ -321,7 +309,7 @@ static int export_unit(const struct build *b, struct out *o, uint64_t unit,
 		int w;
 		if (memcmp(bytes + s, base + s, EXPORT_SECTOR) == 0)
 			continue;
-		put_le64(rec, (off + s) / EXPORT_SECTOR);
+		hb_put_le(rec, (off + s) / EXPORT_SECTOR, 8);
 		if ((w = out_write(o, rec, sizeof rec)) < 0 ||
 		    (w = out_write(o, bytes + s, EXPORT_SECTOR)) < 0)
 			return w;
@@ -357,10 +345,10 @@ static int write_trailer(const struct build *b, struct out *o, uint64_t n, int f
 	unsigned char t[EXPORT_TRAILER_LEN];
 
 	memcpy(t, TRAILER_MAGIC, 8);
-	put_le32(t + 8, EXPORT_TRAILER_LEN);
-	put_le32(t + 12, full ? FLAG_FULL_FINGERPRINT : 0);
-	put_le64(t + 16, n);
-	put_le64(t + 24, b->img->size);
+	hb_put_le(t + 8, EXPORT_TRAILER_LEN, 4);
+	hb_put_le(t + 12, full ? FLAG_FULL_FINGERPRINT : 0, 4);
+	hb_put_le(t + 16, n, 8);
+	hb_put_le(t + 24, b->img->size, 8);
 	memcpy(t + 32, b->base_fp, DIGEST_LEN);
 	memcpy(t + 64, b->ov.digest, DIGEST_LEN);
 	memcpy(t + 96, b->layout, DIGEST_LEN);

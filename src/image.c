@@ -378,8 +378,7 @@ static int store_unit(struct image *img, uint64_t unit, const unsigned char *dat
 		r = hb_pwrite_full(img->cow_fd, data, DELTA_UNIT, src.pos);
 		return r < 0 ? (int)r : 0;
 	}
-	for (int i = 0; i < 8; i++)
-		rec[i] = (unsigned char)(unit >> (8 * i));
+	hb_put_le(rec, unit, 8);
 	memcpy(rec + 8, data, DELTA_UNIT);
 	r = hb_pwrite_full(img->cow_fd, rec, COW_RECORD, img->cow_next);
 	if (r == -EFBIG || r == -EDQUOT)
@@ -510,21 +509,6 @@ int image_freeze(struct image *img, uint64_t mem_limit, int readonly)
 	return 0;
 }
 
-static void put_le(unsigned char *p, uint64_t v, int n)
-{
-	for (int i = 0; i < n; i++)
-		p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint64_t get_le(const unsigned char *p, int n)
-{
-	uint64_t v = 0;
-
-	for (int i = n - 1; i >= 0; i--)
-		v = (v << 8) | p[i];
-	return v;
-}
-
 /* Load an existing COW file's records into the cow delta. */
 static int cow_load(struct image *img, const char *path, uint64_t fsize)
 {
@@ -538,7 +522,7 @@ static int cow_load(struct image *img, const char *path, uint64_t fsize)
 			hb_error("cow file %s: %s", path, r < 0 ? strerror((int)-r) : "short read");
 			return r < 0 ? (int)r : -EIO;
 		}
-		unit = get_le(rec, 8);
+		unit = hb_get_le(rec, 8);
 		if (unit >= (img->size + DELTA_UNIT - 1) / DELTA_UNIT) {
 			hb_error("cow file %s is corrupt: record at %llu names unit %llu past the end of the image",
 				 path, (unsigned long long)pos, (unsigned long long)unit);
@@ -581,8 +565,8 @@ int image_attach_cow(struct image *img, const char *path, const unsigned char id
 	if (st.st_size == 0) {
 		memset(hdr, 0, sizeof hdr);
 		memcpy(hdr, COW_MAGIC, 8);
-		put_le(hdr + 8, DELTA_UNIT, 4);
-		put_le(hdr + 16, img->size, 8);
+		hb_put_le(hdr + 8, DELTA_UNIT, 4);
+		hb_put_le(hdr + 16, img->size, 8);
 		memcpy(hdr + 24, id, 32);
 		r = (int)hb_pwrite_full(fd, hdr, sizeof hdr, 0);
 		if (r < 0 || fsync(fd) < 0) {
@@ -592,11 +576,11 @@ int image_attach_cow(struct image *img, const char *path, const unsigned char id
 			return r;
 		}
 	} else if (hb_pread_full(fd, hdr, sizeof hdr, 0) != (ssize_t)sizeof hdr ||
-		   memcmp(hdr, COW_MAGIC, 8) != 0 || get_le(hdr + 8, 4) != DELTA_UNIT) {
+		   memcmp(hdr, COW_MAGIC, 8) != 0 || hb_get_le(hdr + 8, 4) != DELTA_UNIT) {
 		hb_error("cow file %s is not a hackbackfs cow file (remove it or choose another)", path);
 		close(fd);
 		return -EINVAL;
-	} else if (get_le(hdr + 16, 8) != img->size || memcmp(hdr + 24, id, 32) != 0) {
+	} else if (hb_get_le(hdr + 16, 8) != img->size || memcmp(hdr + 24, id, 32) != 0) {
 		hb_error("cow file %s holds writes for another image (different base, overlay or options); "
 			 "remove it or choose another file", path);
 		close(fd);

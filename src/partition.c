@@ -243,15 +243,6 @@ static void list_add(char *buf, size_t size, int number)
 /* Little-endian fields of the ext2/3/4 superblock (1024 bytes at 1024). */
 #define EXT_SB_OFFSET 1024
 #define EXT_SB_SIZE 1024
-static uint64_t le(const unsigned char *p, int n)
-{
-	uint64_t v = 0;
-
-	while (n-- > 0)
-		v = (v << 8) | p[n];
-	return v;
-}
-
 /* Read the file system's own idea of its size and times into out; refuse
  * a file system that is larger than the range it lives in. */
 static int check_fs_size(int fd, const char *path, const struct part *p, struct partition *out)
@@ -261,14 +252,14 @@ static int check_fs_size(int fd, const char *path, const struct part *p, struct 
 	ssize_t got;
 
 	got = hb_pread_full(fd, sb, sizeof sb, p->offset + EXT_SB_OFFSET);
-	if (got != (ssize_t)sizeof sb || le(sb + 0x38, 2) != 0xEF53) {
+	if (got != (ssize_t)sizeof sb || hb_get_le(sb + 0x38, 2) != 0xEF53) {
 		hb_error("%s: cannot read the %s superblock", path, p->type);
 		return -EIO;
 	}
-	log_bs = le(sb + 0x18, 4);
-	blocks = le(sb + 0x04, 4);
-	if (le(sb + 0x60, 4) & 0x80)	/* INCOMPAT_64BIT */
-		blocks |= le(sb + 0x150, 4) << 32;
+	log_bs = hb_get_le(sb + 0x18, 4);
+	blocks = hb_get_le(sb + 0x04, 4);
+	if (hb_get_le(sb + 0x60, 4) & 0x80)	/* INCOMPAT_64BIT */
+		blocks |= hb_get_le(sb + 0x150, 4) << 32;
 	if (log_bs > 6 || blocks > (UINT64_MAX >> (10 + log_bs))) {
 		hb_error("%s: the %s superblock is corrupt (block size 2^%llu KiB, %llu blocks)",
 			 path, p->type, (unsigned long long)log_bs, (unsigned long long)blocks);
@@ -287,8 +278,8 @@ static int check_fs_size(int fd, const char *path, const struct part *p, struct 
 				 (unsigned long long)out->fs_size, (unsigned long long)p->size);
 		return -EINVAL;
 	}
-	out->fs_wtime = (int64_t)(le(sb + 0x30, 4) | le(sb + 0x274, 1) << 32);
-	out->fs_mkfs_time = (int64_t)(le(sb + 0x108, 4) | le(sb + 0x276, 1) << 32);
+	out->fs_wtime = (int64_t)(hb_get_le(sb + 0x30, 4) | hb_get_le(sb + 0x274, 1) << 32);
+	out->fs_mkfs_time = (int64_t)(hb_get_le(sb + 0x108, 4) | hb_get_le(sb + 0x276, 1) << 32);
 	return 0;
 }
 

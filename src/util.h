@@ -47,6 +47,23 @@ static inline void hb_close_fd(int *fd) { if (*fd >= 0) close(*fd); }
 #define CLEANUP_FREE __attribute__((cleanup(hb_free_ptr)))
 #define CLEANUP_CLOSE __attribute__((cleanup(hb_close_fd)))
 
+/* Little-endian integers of n bytes (n <= 8) in on-disk formats: the
+ * ext superblock, the cow file, gem5's COW file. */
+static inline void hb_put_le(unsigned char *p, uint64_t v, int n)
+{
+	for (int i = 0; i < n; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static inline uint64_t hb_get_le(const unsigned char *p, int n)
+{
+	uint64_t v = 0;
+
+	while (n-- > 0)
+		v = (v << 8) | p[n];
+	return v;
+}
+
 #define HB_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define HB_MAX(a, b) ((a) > (b) ? (a) : (b))
 #define HB_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
