@@ -52,6 +52,7 @@ struct injector {
 	const struct inject_opts *opts;
 	ext2_ino_t *inos;		/* inode written for each entry */
 	uint64_t blocks_free_at_start;
+	ext2fs_block_bitmap meta;	/* the file system's own blocks (check_fs) */
 };
 
 /* One error line for a libext2fs failure while handling path. */
@@ -766,23 +767,11 @@ int inject_overlay(struct image *img, const struct overlay *ov, const struct inj
 	if (r < 0)
 		return r;
 	in.fs->now = (time_t)opts->epoch;
-	if (check_fs(&in) < 0) {
-		ext2fs_free(in.fs);
-		return -EINVAL;
-	}
-	err = ext2fs_read_bitmaps(in.fs);
-	if (err) {
-		hb_error("%s: reading the file system's bitmaps: %s", img->base_path, error_message(err));
-		ext2fs_free(in.fs);
-		return -EIO;
-	}
+	r = check_fs(&in);	/* reads the bitmaps too */
 	in.blocks_free_at_start = ext2fs_free_blocks_count(in.fs->super);
 	in.inos = calloc(ov->n ? ov->n : 1, sizeof *in.inos);
-	if (!in.inos) {
-		ext2fs_free(in.fs);
-		return -ENOMEM;
-	}
-
+	if (!in.inos && r == 0)
+		r = -ENOMEM;
 	for (size_t i = 0; i < ov->n && r == 0; i++) {
 		const struct overlay_entry *e = &ov->entries[i];
 		const char *name;
@@ -800,6 +789,8 @@ int inject_overlay(struct image *img, const struct overlay *ov, const struct inj
 	if (r == 0 && opts->slot_path)
 		r = inject_slot(&in);
 	free(in.inos);
+	if (in.meta)
+		ext2fs_free_block_bitmap(in.meta);
 	if (r < 0) {
 		ext2fs_free(in.fs);	/* abandoned: nothing reached the base */
 		return r;
@@ -837,13 +828,27 @@ static int corrupt(struct injector *in, const char *what)
 	return -EINVAL;
 }
 
-static int block_ok(ext2_filsys fs, blk64_t b)
+/* Blocks [b, b + n) lie inside the file system and hold none of its own
+ * structures: an inode that claims a superblock or an inode table would
+ * have the injection write a directory or free a file over it. */
+static int blocks_ok(struct injector *in, blk64_t b, blk64_t n)
 {
-	return b >= fs->super->s_first_data_block && b < ext2fs_blocks_count(fs->super);
+	ext2_filsys fs = in->fs;
+
+	if (n == 0 || b < fs->super->s_first_data_block || b >= ext2fs_blocks_count(fs->super) ||
+	    n > ext2fs_blocks_count(fs->super) - b)
+		return 0;
+	return !in->meta || ext2fs_test_block_bitmap_range2(in->meta, b, (unsigned int)n);
+}
+
+static int block_ok(struct injector *in, blk64_t b)
+{
+	return blocks_ok(in, b, 1);
 }
 
 struct blocks_walk {
-	ext2_filsys fs;
+	struct injector *in;
+	int in_meta_ok;		/* the resize inode: its blocks are reserved GDT blocks */
 	blk64_t count;
 	int bad;
 };
@@ -856,7 +861,10 @@ static int walk_block(ext2_filsys fs, blk64_t *blocknr, e2_blkcnt_t blockcnt, bl
 	(void)blockcnt;
 	(void)ref_blk;
 	(void)ref_offset;
-	if (!block_ok(fs, *blocknr) || ++w->count > MAX_EXTENTS_CHECKED) {
+	if ((w->in_meta_ok ? *blocknr < fs->super->s_first_data_block ||
+				  *blocknr >= ext2fs_blocks_count(fs->super)
+			   : !block_ok(w->in, *blocknr)) ||
+	    ++w->count > MAX_EXTENTS_CHECKED) {
 		w->bad = 1;
 		return BLOCK_ABORT;
 	}
@@ -888,8 +896,10 @@ static int check_extents(struct injector *in, ext2_ino_t ino, struct ext2_inode 
 			err = EXT2_ET_EXTENT_HEADER_BAD;
 			break;
 		}
-		if (ex.e_len == 0 || !block_ok(in->fs, ex.e_pblk) ||
-		    !block_ok(in->fs, ex.e_pblk + ex.e_len - 1)) {
+		/* An index entry's e_len is the logical span below it; its
+		 * block is the one node at e_pblk. */
+		if (ex.e_len == 0 ||
+		    !blocks_ok(in, ex.e_pblk, ex.e_flags & EXT2_EXTENT_FLAGS_LEAF ? ex.e_len : 1)) {
 			err = EXT2_ET_BAD_BLOCK_NUM;
 			break;
 		}
@@ -910,48 +920,68 @@ static int check_extents(struct injector *in, ext2_ino_t ino, struct ext2_inode 
 	return r;
 }
 
-/* An htree directory's root block: what ext2fs_link's index code reads. */
-static int check_htree(struct injector *in, ext2_ino_t ino, struct ext2_inode *inode,
-		       const char *shown)
+/* A directory's first block, which ext2fs_lookup and ext2fs_link read
+ * first: "." naming the directory itself, then "..", then for an htree
+ * directory the root of its index.  A zeroed first block would have the
+ * link put a new name where "." belongs. */
+static int check_dir_head(struct injector *in, ext2_ino_t ino, struct ext2_inode *inode,
+			  const char *shown)
 {
 	ext2_filsys fs = in->fs;
-	struct ext2_dx_root_info *info;
-	struct ext2_dx_countlimit *cl;
+	unsigned int bs = fs->blocksize, dot_len, dotdot_len;
 	blk64_t pblk;
-	unsigned char *buf;
+	unsigned char *buf, *dd;
 	errcode_t err;
-	int r = 0;
+	int ok;
 
 	err = ext2fs_bmap2(fs, ino, inode, NULL, 0, 0, NULL, &pblk);
-	if (err || !block_ok(fs, pblk)) {
+	if (err || !block_ok(in, pblk)) {
 		hb_error("%s: directory inode %u has no valid first block; run e2fsck on the base "
 			 "first", shown, ino);
 		return -EINVAL;
 	}
-	buf = malloc(fs->blocksize);
+	buf = malloc(bs);
 	if (!buf)
 		return -ENOMEM;
 	err = io_channel_read_blk64(fs->io, pblk, 1, buf);
 	if (err) {
 		free(buf);
-		return fs_error(in, shown, "reading a directory index", err);
+		return fs_error(in, shown, "reading a directory", err);
 	}
-	/* "." (12 bytes) and ".." (rec_len to the end), then the root info
-	 * and the count/limit of the root's entries. */
-	info = (struct ext2_dx_root_info *)(buf + 24);
-	cl = (struct ext2_dx_countlimit *)(buf + 24 + 8);
-	if (info->reserved_zero != 0 || info->info_length != 8 ||
-	    info->indirect_levels >= (ext2fs_has_feature_largedir(fs->super) ? 3 : 2) ||
-	    info->hash_version > EXT2_HASH_SIPHASH ||
-	    ext2fs_le16_to_cpu(cl->limit) > (fs->blocksize - 32) / 8 ||
-	    ext2fs_le16_to_cpu(cl->count) == 0 ||
-	    ext2fs_le16_to_cpu(cl->count) > ext2fs_le16_to_cpu(cl->limit)) {
-		hb_error("%s: the index of directory inode %u is corrupt; run e2fsck on the base "
-			 "first", shown, ino);
-		r = -EINVAL;
+	/* inode (4), rec_len (2), name_len (1), file type (1), name */
+	dot_len = (unsigned int)hb_get_le(buf + 4, 2);
+	dd = buf + dot_len;
+	ok = hb_get_le(buf, 4) == ino && buf[6] == 1 && buf[8] == '.' &&
+	     dot_len >= 12 && dot_len % 4 == 0 && dot_len <= bs - 12;
+	if (ok) {
+		dotdot_len = (unsigned int)hb_get_le(dd + 4, 2);
+		ok = hb_get_le(dd, 4) >= EXT2_ROOT_INO &&
+		     hb_get_le(dd, 4) <= fs->super->s_inodes_count && dd[6] == 2 &&
+		     dd[8] == '.' && dd[9] == '.' && dotdot_len >= 12 && dotdot_len % 4 == 0 &&
+		     dotdot_len <= bs - dot_len;
+	}
+	if (!ok) {
+		hb_error("%s: directory inode %u does not begin with \".\" and \"..\"; run e2fsck "
+			 "on the base first", shown, ino);
+	} else if (inode->i_flags & EXT2_INDEX_FL) {
+		/* "." (12 bytes) and ".." (to the end of the block), then the
+		 * root info and the count/limit of the root's entries. */
+		struct ext2_dx_root_info *info = (struct ext2_dx_root_info *)(buf + 24);
+		struct ext2_dx_countlimit *cl = (struct ext2_dx_countlimit *)(buf + 24 + 8);
+
+		ok = dot_len == 12 && dotdot_len == bs - 12 && info->reserved_zero == 0 &&
+		     info->info_length == 8 &&
+		     info->indirect_levels < (ext2fs_has_feature_largedir(fs->super) ? 3 : 2) &&
+		     info->hash_version <= EXT2_HASH_SIPHASH &&
+		     ext2fs_le16_to_cpu(cl->limit) <= (bs - 32) / 8 &&
+		     ext2fs_le16_to_cpu(cl->count) != 0 &&
+		     ext2fs_le16_to_cpu(cl->count) <= ext2fs_le16_to_cpu(cl->limit);
+		if (!ok)
+			hb_error("%s: the index of directory inode %u is corrupt; run e2fsck on the "
+				 "base first", shown, ino);
 	}
 	free(buf);
-	return r;
+	return ok ? 0 : -EINVAL;
 }
 
 /* The body of check_inode(), for any inode number in range. */
@@ -979,8 +1009,8 @@ static int check_inode_at(struct injector *in, ext2_ino_t ino, const char *shown
 			 "the base first", shown, ino, inode.i_mode, inode.i_links_count);
 		return -EINVAL;
 	}
-	if (ext2fs_file_acl_block(fs, &inode) && !block_ok(fs, ext2fs_file_acl_block(fs, &inode)))
-		return corrupt(in, "an extended attribute block outside the file system");
+	if (ext2fs_file_acl_block(fs, &inode) && !block_ok(in, ext2fs_file_acl_block(fs, &inode)))
+		return corrupt(in, "an extended attribute block outside the file system, or in its metadata");
 	if ((inode.i_flags & EXT4_EXTENTS_FL) && !ext2fs_has_feature_extents(fs->super))
 		return corrupt(in, "an inode uses extents, the file system has none");
 	if ((inode.i_flags & EXT4_INLINE_DATA_FL) && !ext2fs_has_feature_inline_data(fs->super))
@@ -999,17 +1029,18 @@ static int check_inode_at(struct injector *in, ext2_ino_t ino, const char *shown
 		if (r < 0)
 			return r;
 	} else {
-		struct blocks_walk w = { .fs = fs };
+		struct blocks_walk w = { .in = in, .in_meta_ok = ino == EXT2_RESIZE_INO };
 		err = ext2fs_block_iterate3(fs, ino, BLOCK_FLAG_READ_ONLY, NULL, walk_block, &w);
 		if (err || w.bad) {
 			hb_error("%s: the block map of inode %u is corrupt (%s); run e2fsck on the "
 				 "base first", shown, ino,
-				 err ? error_message(err) : "a block outside the file system");
+				 err ? error_message(err)
+				     : "a block outside the file system, or in its metadata");
 			return -EINVAL;
 		}
 	}
-	if (type == LINUX_S_IFDIR && (inode.i_flags & EXT2_INDEX_FL))
-		return check_htree(in, ino, &inode, shown);
+	if (type == LINUX_S_IFDIR && !(inode.i_flags & EXT4_INLINE_DATA_FL))
+		return check_dir_head(in, ino, &inode, shown);
 	return 0;
 }
 
@@ -1024,6 +1055,62 @@ static int check_inode(struct injector *in, ext2_ino_t ino, const char *shown)
 		return -EINVAL;
 	}
 	return check_inode_at(in, ino, shown);
+}
+
+/* Marks blocks [b, b + n), group g's `what', in in->meta, and checks that
+ * the block bitmap has them in use: one it calls free is handed to the
+ * injection's files, which then overwrite an inode table or a superblock. */
+static int meta_range(struct injector *in, dgrp_t g, const char *what, blk64_t b, blk64_t n)
+{
+	ext2_filsys fs = in->fs;
+	blk64_t end = ext2fs_blocks_count(fs->super), zero;
+	char why[160];
+
+	if (b < fs->super->s_first_data_block || b >= end)
+		return 0;	/* group 0's boot block, or a range ext2fs_check_desc passed */
+	if (n > end - b)
+		n = end - b;
+	ext2fs_mark_block_bitmap_range2(in->meta, b, (unsigned int)n);
+	if (ext2fs_find_first_zero_block_bitmap2(fs->block_map, b, b + n - 1, &zero) == 0) {
+		snprintf(why, sizeof why, "the block bitmap calls block %llu free, part of "
+			 "group %u's %s", (unsigned long long)zero, g, what);
+		return corrupt(in, why);
+	}
+	return 0;
+}
+
+/* in->meta: every block of the file system's own structures, each of
+ * them checked in use in the block bitmap. */
+static int map_metadata(struct injector *in)
+{
+	ext2_filsys fs = in->fs;
+	struct ext2_super_block *sb = fs->super;
+	blk64_t old_desc = ext2fs_has_feature_meta_bg(sb) ? sb->s_first_meta_bg
+				: fs->desc_blocks + sb->s_reserved_gdt_blocks;
+	__u16 type = fs->default_bitmap_type;
+	errcode_t err;
+
+	fs->default_bitmap_type = EXT2FS_BMAP64_RBTREE;	/* a few runs per group */
+	err = ext2fs_allocate_block_bitmap(fs, "file system metadata", &in->meta);
+	fs->default_bitmap_type = type;
+	if (err)
+		return fs_error(in, in->img->base_path, "allocating a bitmap", err);
+	for (dgrp_t g = 0; g < fs->group_desc_count; g++) {
+		blk64_t super, old, new;
+
+		err = ext2fs_super_and_bgd_loc2(fs, g, &super, &old, &new, NULL);
+		if (err)
+			return fs_error(in, in->img->base_path, "locating the group descriptors", err);
+		if (((super || g == 0) && meta_range(in, g, "superblock", super, 1) < 0) ||
+		    (old && meta_range(in, g, "group descriptors", old, old_desc) < 0) ||
+		    (new && meta_range(in, g, "group descriptors", new, 1) < 0) ||
+		    meta_range(in, g, "block bitmap", ext2fs_block_bitmap_loc(fs, g), 1) < 0 ||
+		    meta_range(in, g, "inode bitmap", ext2fs_inode_bitmap_loc(fs, g), 1) < 0 ||
+		    meta_range(in, g, "inode table", ext2fs_inode_table_loc(fs, g),
+			       fs->inode_blocks_per_group) < 0)
+			return -EINVAL;
+	}
+	return 0;
 }
 
 /* The superblock and group descriptors, once, before anything reads the
@@ -1074,6 +1161,8 @@ static int check_fs(struct injector *in)
 			 error_message(err));
 		return -EIO;
 	}
+	if (map_metadata(in) < 0)
+		return -EINVAL;
 	if (check_inode(in, EXT2_ROOT_INO, "/") < 0)
 		return -EINVAL;
 	/* The reserved inodes the kernel uses at mount (journal) and when

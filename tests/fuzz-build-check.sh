@@ -5,12 +5,14 @@
 #
 # Each input runs through tests/fuzz/replay-build with HB_FUZZ_OUT set (the
 # target's own pipeline and overlay, the image written out).  A base that
-# e2fsck already rejects is garbage in: if the result fails too, it is
-# counted ("base inconsistent"), not failed -- the checks in inject.c keep
-# such bases from crashing anything, they cannot prove a base consistent.
-# A result that fails e2fsck while its base passed is a failure, and so is
-# any result of a kept regression input (regress/build: those found bugs
-# of exactly this kind, and must now be refused).
+# e2fsck already rejects is garbage in: if the result fails too, with no
+# kind of problem its base did not have, it is counted ("base
+# inconsistent"), not failed -- the checks in inject.c keep such bases
+# from crashing anything and from being made worse, they cannot prove a
+# base consistent.  A result that fails e2fsck while its base passed, or
+# with a new kind of problem (numbers aside), is a failure, and so is any
+# result of a kept regression input (regress/build: those found bugs of
+# exactly this kind, and must now be refused).
 #
 # Default corpus: the seeds (made now) and tests/fuzz/regress/build, plus
 # tests/fuzz/work/build when `make fuzz' left one, plus the directory $HB_FUZZ_CORPUS.
@@ -28,6 +30,17 @@ fi
 fsck_ok()
 {
 	timeout 120 e2fsck -fn "$1?offset=$2" >"$tmp/fsck.out" 2>&1
+}
+
+# The kinds of problem e2fsck reported in $tmp/fsck.out: its lines with
+# every number, the file's name and the list of a bitmap's differences
+# taken out.
+problems()
+{
+	grep -v -e '^Pass [0-9]' -e '^e2fsck [0-9]' -e 'WARNING: Filesystem still has errors' \
+		-e 'non-contiguous)' -e '^$' "$tmp/fsck.out" |
+		sed -E "s#$tmp/(base|out)#IMAGE#g; s/(bitmap differences:).*/\1/; s/[0-9]+/N/g" |
+		sort -u
 }
 
 # The base as fuzz-build saw it: an even-sized input padded to a whole MiB.
@@ -58,8 +71,16 @@ for dir; do
 			bad=$((bad + 1))
 		elif fsck_ok "$tmp/out" "$off"; then
 			clean=$((clean + 1))
-		elif case $dir in */regress/build) false ;; esac && ! base_fsck_ok "$f" "$off"; then
-			garbage=$((garbage + 1))
+		elif problems >"$tmp/out.problems" &&
+			case $dir in */regress/build) false ;; esac && ! base_fsck_ok "$f" "$off"; then
+			problems | comm -13 - "$tmp/out.problems" >"$tmp/new"
+			if [ -s "$tmp/new" ]; then
+				echo "FAIL: $f: the image has problems its base does not:" >&2
+				head -n 20 "$tmp/new" >&2
+				bad=$((bad + 1))
+			else
+				garbage=$((garbage + 1))
+			fi
 		else
 			echo "FAIL: $f: the base passes e2fsck -fn, the image does not:" >&2
 			fsck_ok "$tmp/out" "$off" || head -n 20 "$tmp/fsck.out" >&2

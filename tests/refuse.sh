@@ -8,7 +8,9 @@
 # whole of a partitioned disk), partition numbers that do not exist, two ext
 # partitions with no choice made, a journal needing recovery, errors
 # recorded in the superblock, a file system larger than its file or
-# partition (a truncated copy), bases that are compressed (gzip, xz, zstd,
+# partition (a truncated copy), metadata the injection would make worse
+# (an inode table the bitmap calls free, a directory claiming a bitmap block
+# or missing its "."), bases that are compressed (gzip, xz, zstd,
 # bzip2) or in a virtual disk format (qcow2, VMDK, VDI); overlays with a fifo, a socket, a device, a
 # path through a base file, a file over a base directory, a name over 255
 # bytes, a symlink target longer than the block size, a directory over a
@@ -16,7 +18,7 @@
 # overlay directory.
 . "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
 
-requires mke2fs e2fsck debugfs sfdisk sha256sum python3 mkfifo
+requires mke2fs e2fsck debugfs dumpe2fs sfdisk sha256sum python3 mkfifo
 requires_synth
 
 out=$tmp/out.img
@@ -152,6 +154,33 @@ printf 'label: dos\nunit: sectors\nstart=2048, size=%d, type=83\n' $((BASE_FS_MB
 	sfdisk -q --no-reread --no-tell-kernel "$cut_mbr" >/dev/null
 refuse "file system larger than its partition" "$cut_mbr" 'partition 1' \
 	"holds only $((BASE_FS_MB * 512 * 1024))" -- "$cut_mbr" "$out" "$ok_ov"
+
+# Metadata that e2fsck would fix and that the injection would make worse:
+# the allocator handing out inode-table blocks the bitmap calls free, a
+# directory whose block map claims a bitmap block, a directory whose first
+# entry is not "." (the link would take its place).  Made on ext2 copies
+# (block maps, no checksums to trip over first).
+itab=$(dumpe2fs "$ext2" 2>/dev/null | sed -n 's/^ *Inode table at \([0-9]*\)-.*/\1/p' | head -n 1)
+bbm=$(dumpe2fs "$ext2" 2>/dev/null | sed -n 's/^ *Block bitmap at \([0-9]*\) .*/\1/p' | head -n 1)
+rootblk=$(debugfs -R 'bmap / 0' "$ext2" 2>/dev/null)
+[ -n "$itab" ] && [ -n "$bbm" ] && [ -n "$rootblk" ] ||
+	fail "dumpe2fs/debugfs gave no inode table, block bitmap or root block"
+bs=$(dumpe2fs -h "$ext2" 2>/dev/null | sed -n 's/^Block size: *//p')
+freed=$tmp/itab-free.img
+cp --sparse=always "$ext2" "$freed"
+debugfs -w -R "freeb $itab 2" "$freed" >/dev/null 2>&1
+refuse "inode table marked free" "$freed" "block $itab" 'inode table' 'free' 'e2fsck' -- \
+	"$freed" "$out" "$ok_ov"
+claims=$tmp/claims-bitmap.img
+cp --sparse=always "$ext2" "$claims"
+debugfs -w -R "sif / block[0] $bbm" "$claims" >/dev/null 2>&1
+refuse "root directory claims the block bitmap" "$claims" 'inode 2' 'metadata' 'e2fsck' -- \
+	"$claims" "$out" "$ok_ov"
+nodot=$tmp/no-dot.img
+cp --sparse=always "$ext2" "$nodot"
+dd if=/dev/zero of="$nodot" bs=4 count=1 seek=$((rootblk * bs / 4)) conv=notrunc status=none
+refuse "root directory without \".\"" "$nodot" 'directory inode 2' 'does not begin with' -- \
+	"$nodot" "$out" "$ok_ov"
 
 # Compressed or not raw: detected by content, whatever the name says.
 for z in gzip xz zstd bzip2; do
