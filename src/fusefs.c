@@ -84,6 +84,10 @@ static void *hb_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	 * file's and drops the readahead marker with them: the kernel then
 	 * restarts every readahead window at 16 KiB (measured in bench/). */
 	conn->want &= ~FUSE_CAP_SPLICE_MOVE;
+	/* The kernel keeps the smaller of this and the mount's read_ahead_kb,
+	 * which mnt_read_ahead() has set before this INIT is answered: ask
+	 * for no less. */
+	conn->max_readahead = HB_READ_AHEAD_KB_MAX * 1024u;
 	return fs;
 }
 
@@ -374,7 +378,8 @@ int fusefs_serve(struct fusefs *fs, struct build *b)
 			 fs->cfg.mountpoint);
 		return -EIO;
 	}
-	if (fs->cfg.guard && mnt_guard(fs->cfg.mountpoint) < 0) {
+	if (mnt_read_ahead(fs->cfg.mountpoint, fs->cfg.read_ahead_kb, fs->cfg.base) < 0 ||
+	    (fs->cfg.guard && mnt_guard(fs->cfg.mountpoint) < 0)) {
 		fuse_unmount(fs->fuse);
 		return -EIO;
 	}
@@ -399,7 +404,8 @@ int fusefs_serve(struct fusefs *fs, struct build *b)
 	if (fs->cfg.singlethread) {
 		r = fuse_loop(fs->fuse);
 	} else {
-		struct fuse_loop_config lc = { .clone_fd = 0, .max_idle_threads = 8 };
+		struct fuse_loop_config lc = { .clone_fd = fs->cfg.clone_fd,
+					       .max_idle_threads = fs->cfg.max_idle_threads };
 		r = fuse_loop_mt(fs->fuse, &lc);
 	}
 	if (fs->cfg.run)

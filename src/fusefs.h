@@ -22,8 +22,12 @@
 struct fusefs_config {
 	const char *name;		/* the image file's name in MNT */
 	const char *mountpoint;
+	const char *base;		/* BASE's path, for read_ahead_kb's default */
 	int foreground;
 	int singlethread;
+	int clone_fd;			/* libfuse's loop options (-o clone_fd, */
+	unsigned int max_idle_threads;	/* -o max_idle_threads=N) */
+	long read_ahead_kb;		/* mnt_read_ahead(): < 0 auto */
 	struct runmode *run;		/* run mode, or NULL */
 	int guard;			/* start mnt_guard() after mounting */
 };

@@ -44,6 +44,7 @@ struct cli {
 	char *m5;
 	char *restore;
 	char *umask;
+	char *read_ahead_kb;
 	int ro;
 	int keep_mtime;
 	int keep_owner;
@@ -75,6 +76,7 @@ static const struct fuse_opt cli_opts[] = {
 	OPT("--export-cow=%s", export_cow),
 	OPT("--export-cow %s", export_cow),
 	OPT("no_auto_unmount", no_auto_unmount),
+	OPT("read_ahead_kb=%s", read_ahead_kb),
 	FUSE_OPT_KEY("ro", KEY_RO),
 	FUSE_OPT_KEY("-h", KEY_HELP),
 	FUSE_OPT_KEY("--help", KEY_HELP),
@@ -167,6 +169,9 @@ static void usage(FILE *f)
 "    -o fullhash            fingerprint BASE by hashing all of it\n"
 "    -o no_auto_unmount     leave the mount behind if hackbackfs is killed\n"
 "                           (default: fusermount3 removes it at once)\n"
+"    -o read_ahead_kb=N     the kernel's readahead window on the mount, KiB\n"
+"                           (root only; default: as root, that of BASE's\n"
+"                           disk when larger than the kernel's 128)\n"
 "\n");
 }
 
@@ -423,11 +428,23 @@ int main(int argc, char *argv[])
 		if (guard)
 			fuse_opt_add_arg(&args, "-oauto_unmount");
 	}
+	long read_ahead_kb = -1;	/* auto */
+	if (c.read_ahead_kb) {
+		unsigned long long v;
+		if (parse_uint(c.read_ahead_kb, "read_ahead_kb", HB_READ_AHEAD_KB_MAX, &v) < 0)
+			goto out;
+		read_ahead_kb = (long)v;
+	}
 	struct fusefs_config cfg = {
 		.name = c.name ? c.name : "hack-back",
 		.mountpoint = fo.mountpoint,
+		.base = c.base,
 		.foreground = fo.foreground || run,
 		.singlethread = fo.singlethread,
+		.clone_fd = fo.clone_fd,
+		/* libfuse's "unset" is UINT_MAX: idle threads then never end */
+		.max_idle_threads = fo.max_idle_threads == UINT_MAX ? 8 : fo.max_idle_threads,
+		.read_ahead_kb = read_ahead_kb,
 		.run = run,
 		.guard = guard,
 	};
@@ -483,7 +500,7 @@ out:
 	fuse_opt_free_args(&args);
 	free(fo.mountpoint);
 	free(c.partition); free(c.cow); free(c.cow_limit); free(c.owner); free(c.epoch);
-	free(c.name); free(c.m5); free(c.restore); free(c.umask);
+	free(c.name); free(c.m5); free(c.restore); free(c.umask); free(c.read_ahead_kb);
 	free(c.base); free(c.overlays); free(c.mountpoint); free(c.export_cow);
 	return status;
 }

@@ -473,3 +473,84 @@ int mnt_guard(const char *mnt)
 	close(p[0]);
 	return 0;
 }
+
+/* ---- the mount's readahead window ------------------------------------------ */
+
+/* The number in a sysfs file such as read_ahead_kb, or -1. */
+static long read_sysfs_long(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	long v = -1;
+
+	if (f) {
+		if (fscanf(f, "%ld", &v) != 1)
+			v = -1;
+		fclose(f);
+	}
+	return v;
+}
+
+/* read_ahead_kb of what BASE's file system reads from: the disk's queue
+ * (the parent's, for a partition), or the backing device of a file system
+ * without one (NFS, Lustre, another FUSE mount); -1 when there is none. */
+static long base_read_ahead_kb(const char *base)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	long v;
+
+	if (stat(base, &st) < 0)
+		return -1;
+	snprintf(path, sizeof path, "/sys/dev/block/%u:%u/queue/read_ahead_kb",
+		 major(st.st_dev), minor(st.st_dev));
+	if ((v = read_sysfs_long(path)) >= 0)
+		return v;
+	snprintf(path, sizeof path, "/sys/dev/block/%u:%u/../queue/read_ahead_kb",
+		 major(st.st_dev), minor(st.st_dev));
+	if ((v = read_sysfs_long(path)) >= 0)
+		return v;
+	snprintf(path, sizeof path, "/sys/class/bdi/%u:%u/read_ahead_kb", major(st.st_dev),
+		 minor(st.st_dev));
+	return read_sysfs_long(path);
+}
+
+int mnt_read_ahead(const char *mnt, long kb, const char *base)
+{
+	char dev[32], path[PATH_MAX], num[32];
+	long now, want = kb;
+	int fd, n;
+
+	CLEANUP_FREE char *type = mnt_fd(mnt) >= 0 ? NULL : mounted_type(mnt, dev);
+	if (!type) {
+		if (kb < 0)
+			return 0;
+		hb_error("-o read_ahead_kb: %s is not a mount of this process (a /dev/fd/N mount is "
+			 "its maker's: set it there)", mnt);
+		return -EINVAL;
+	}
+	snprintf(path, sizeof path, "/sys/class/bdi/%s/read_ahead_kb", dev);
+	now = read_sysfs_long(path);
+	if (kb < 0) {	/* auto: BASE's window when it is larger, if we may */
+		want = base_read_ahead_kb(base);
+		if (want > HB_READ_AHEAD_KB_MAX)
+			want = HB_READ_AHEAD_KB_MAX;
+		if (want <= now || access(path, W_OK) != 0)
+			return 0;
+	}
+	if (want == now)
+		return 0;
+	n = snprintf(num, sizeof num, "%ld\n", want);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || write(fd, num, (size_t)n) != n) {
+		int e = errno;
+		if (fd >= 0)
+			close(fd);
+		if (kb < 0)
+			return 0;	/* auto asks nothing it cannot have */
+		hb_error("-o read_ahead_kb=%ld: cannot write %s: %s (it takes root)", kb, path,
+			 strerror(e));
+		return -e;
+	}
+	close(fd);
+	return 0;
+}

@@ -56,4 +56,15 @@ int mnt_check(const char *mnt);
  * starts any thread. */
 int mnt_guard(const char *mnt);
 
+/* The kernel reads ahead 128 KiB on a FUSE mount, where BASE's disk may
+ * read megabytes: a sequential reader such as gem5 then waits for a round
+ * trip every 128 KiB (bench/seq-limit.sh).  The window is the mount's
+ * bdi's read_ahead_kb in sysfs, which only root may raise; FUSE_INIT can
+ * only lower it.  kb >= 0: set it to kb, an error (one line) when it
+ * cannot be.  kb < 0 (auto): raise it to read_ahead_kb of BASE's device,
+ * at most HB_READ_AHEAD_KB_MAX, when that is larger and we may; else
+ * nothing.  Call right after the mount, MNT absolute. */
+#define HB_READ_AHEAD_KB_MAX 65536
+int mnt_read_ahead(const char *mnt, long kb, const char *base);
+
 #endif

@@ -112,6 +112,15 @@ wait_gone "$pid" || fail "the daemon (pid $pid) still runs after the unmount"
 [ "$(sha256_of "$u/base.img")" = "$base_sum" ] || fail "BASE was modified"
 echo "ok: $user unmounted; the daemon is gone, BASE unchanged"
 
+# ---- a window only root may set ----------------------------------------------------------
+rc=0
+as_user "$HB" -o read_ahead_kb=1024 "$u/base.img" "$u/ov" "$u/mnt" 2>"$tmp/user.err" || rc=$?
+[ "$rc" -eq 1 ] || fail "-o read_ahead_kb=1024 as $user: exit $rc, want 1"
+[ "$(wc -l <"$tmp/user.err")" -eq 1 ] && grep -q 'read_ahead_kb=1024.*root' "$tmp/user.err" ||
+	fail "-o read_ahead_kb=1024 as $user: stderr: $(cat "$tmp/user.err")"
+! is_mounted "$u/mnt" || fail "-o read_ahead_kb=1024 as $user left a mount"
+echo "ok: $user's -o read_ahead_kb=1024 refused with one line, nothing mounted"
+
 # ---- no dangling mount as the user: kill -9, run mode (tests/run-mode.sh as root) --------
 as_user "$HB" "$u/base.img" "$u/ov" "$u/mnt" 2>"$tmp/user.err" ||
 	fail "hackbackfs as $user failed: $(cat "$tmp/user.err")"
