@@ -70,6 +70,18 @@ static enum node lookup(const struct fusefs *fs, const char *path)
 	return NODE_NONE;
 }
 
+/* With nullpath_ok, libfuse builds no path for an operation on an open
+ * file (a lock, a walk and an allocation per read): PATH is NULL then, and
+ * FI says which file.  The kernel passes FI to getattr for regular files
+ * only, and our one directory is the root. */
+static enum node node_of(const struct fusefs *fs, const char *path, struct fuse_file_info *fi,
+			 enum node dir)
+{
+	if (path)
+		return lookup(fs, path);
+	return fi ? open_file(fi)->node : dir;
+}
+
 static void *hb_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 {
 	struct fusefs *fs = ctx();
@@ -78,6 +90,7 @@ static void *hb_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	cfg->entry_timeout = cfg->attr_timeout = 86400.0;
 	cfg->negative_timeout = 86400.0;
 	cfg->use_ino = 1;
+	cfg->nullpath_ok = 1;
 	if (conn->capable & FUSE_CAP_SPLICE_WRITE)
 		conn->want |= FUSE_CAP_SPLICE_WRITE;
 	/* Moving spliced pages into our page cache takes them from the base
@@ -96,12 +109,11 @@ static int hb_getattr(const char *path, struct stat *st, struct fuse_file_info *
 	struct fusefs *fs = ctx();
 	struct build *b = fs->b;
 
-	(void)fi;
 	memset(st, 0, sizeof *st);
 	st->st_uid = fs->uid;
 	st->st_gid = fs->gid;
 	st->st_mtime = st->st_ctime = st->st_atime = (time_t)b->epoch;
-	switch (lookup(fs, path)) {
+	switch (node_of(fs, path, fi, NODE_NONE)) {
 	case NODE_ROOT:
 		st->st_ino = 1;
 		st->st_mode = S_IFDIR | 0555;
@@ -132,10 +144,10 @@ static int hb_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_t o
 	struct fusefs *fs = ctx();
 
 	(void)off;
-	(void)fi;
 	(void)flags;
-	if (lookup(fs, path) != NODE_ROOT)
+	if (node_of(fs, path, NULL, NODE_ROOT) != NODE_ROOT)
 		return -ENOTDIR;
+	(void)fi;
 	fill(buf, ".", NULL, 0, 0);
 	fill(buf, "..", NULL, 0, 0);
 	fill(buf, fs->cfg.name, NULL, 0, 0);
@@ -239,8 +251,7 @@ static int hb_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 {
 	struct fusefs *fs = ctx();
 
-	(void)fi;
-	if (lookup(fs, path) == NODE_IMAGE && (uint64_t)size == fs->b->img->size)
+	if (node_of(fs, path, fi, NODE_NONE) == NODE_IMAGE && (uint64_t)size == fs->b->img->size)
 		return 0;
 	return -EPERM;	/* a disk image keeps its size */
 }
