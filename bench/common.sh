@@ -57,3 +57,30 @@ median_min_max() {	# N
 		{ if ($2 > m) m = $2 }
 		END { print med, lo, m }'
 }
+
+# --- what the read benches share (read.sh, seq-limit.sh, threads.sh) -------
+# bash, as root.
+
+drop() { sync; echo 3 > /proc/sys/vm/drop_caches; }
+
+# keep KEY VALUE: R[KEY] (an associative array of the caller's) becomes the
+# larger of the two, the best of the rounds; a value that is not a number
+# stays only where there is nothing yet.
+keep() {
+	local v=$2
+	[[ $v =~ ^[0-9.]+$ ]] || { [ -n "${R[$1]:-}" ] || R[$1]=${v:-FAIL}; return; }
+	if [[ ! ${R[$1]:-} =~ ^[0-9.]+$ ]] || awk -v a="$v" -v b="${R[$1]}" 'BEGIN { exit !(a > b) }'; then
+		R[$1]=$v
+	fi
+}
+
+# fio_rand FILE SIZE SECONDS -> "IOPS MB/s": 4 KiB random reads, one job,
+# psync, buffered, over the first SIZE bytes.
+fio_rand() {
+	local out
+	out=$(fio --name=rand4k --filename="$1" --readonly --rw=randread --bs=4k --size="$2" \
+		--runtime="$3" --time_based --direct=0 --ioengine=psync --numjobs=1 \
+		--randrepeat=1 --output-format=terse --terse-version=3 2>/dev/null) || { echo "FAIL FAIL"; return; }
+	# terse v3: field 7 = read bandwidth KiB/s, field 8 = read IOPS
+	printf '%s\n' "$out" | awk -F';' '$1 == 3 { printf "%d %.1f\n", $8, $7 * 1024 / 1e6 }'
+}

@@ -165,7 +165,6 @@ opts="restore=$RESTORE,epoch=1700000000"
 mkdir -p "$MNT"
 "$HACKBACKFS" -o "$opts,ro" "$RBASE" "$SMALL" "$MNT" 2>"$WORK/err" || die "mount failed: $(cat "$WORK/err")"
 
-drop() { sync; echo 3 > /proc/sys/vm/drop_caches; }
 declare -A BEST SUM
 gem5() {	# KEY ARGS... : keep the best MB/s and the checksum
 	local out mbps

@@ -227,7 +227,6 @@ done
 # --- measures ----------------------------------------------------------------
 declare -A R	# R[target,measure] = MB/s (or IOPS for rand4k_iops)
 
-drop() { sync; echo 3 > /proc/sys/vm/drop_caches; }
 now() { date +%s%N; }
 mbps() { awk -v b="$1" -v ns="$2" 'BEGIN { printf "%.1f", (ns > 0 ? b / (ns / 1e9) / 1e6 : 0) }'; }
 
@@ -239,15 +238,6 @@ seq_read() {	# FILE -> MB/s of dd bs=1M over all of it
 	mbps "$SIZE" $((t1 - t0))
 }
 
-fio_rand() {	# FILE -> "IOPS MB/s"
-	local out
-	out=$(fio --name=rand4k --filename="$1" --readonly --rw=randread --bs=4k --size="$SIZE" \
-		--runtime="$FIO_TIME" --time_based --direct=0 --ioengine=psync --numjobs=1 \
-		--randrepeat=1 --output-format=terse --terse-version=3 2>/dev/null) || { echo "FAIL FAIL"; return; }
-	# terse v3: field 7 = read bandwidth KiB/s, field 8 = read IOPS
-	printf '%s\n' "$out" | awk -F';' '$1 == 3 { printf "%d %.1f\n", $8, $7 * 1024 / 1e6 }'
-}
-
 gem5() {	# FILE MODE N -> MB/s (and remembers the checksum)
 	local out
 	out=$("$READER" "$1" "$2" "$3" 0 42) || { echo FAIL; return; }
@@ -255,13 +245,6 @@ gem5() {	# FILE MODE N -> MB/s (and remembers the checksum)
 	printf '%s\n' "$out" | sed -n 's/.*sum=\([0-9a-f]*\).*/\1/p' > "$WORK/sum.$2"
 }
 
-keep() {	# KEY VALUE: R[KEY] = the larger of the two (the best of the rounds)
-	local v=$2
-	[[ $v =~ ^[0-9.]+$ ]] || { [ -n "${R[$1]:-}" ] || R[$1]=${v:-FAIL}; return; }
-	if [[ ! ${R[$1]:-} =~ ^[0-9.]+$ ]] || awk -v a="$v" -v b="${R[$1]}" 'BEGIN { exit !(a > b) }'; then
-		R[$1]=$v
-	fi
-}
 
 # Rounds go over all targets in turn, so that a burst of load from other
 # work on the machine does not land on one target only; each figure is the
@@ -275,7 +258,7 @@ for round in $(seq "$ROUNDS"); do
 		say "round $round/$ROUNDS: $t ($f)"
 		drop; keep "$t,seq_cold" "$(seq_read "$f")"
 		for _ in 1 2 3; do keep "$t,seq_warm" "$(seq_read "$f")"; done
-		drop; read -r iops mb <<< "$(fio_rand "$f")"
+		drop; read -r iops mb <<< "$(fio_rand "$f" "$SIZE" "$FIO_TIME")"
 		if [[ ! ${R[$t,rand_iops]:-} =~ ^[0-9]+$ ]] || [[ $iops =~ ^[0-9]+$ && $iops -gt ${R[$t,rand_iops]} ]]; then
 			R[$t,rand_iops]=$iops R[$t,rand_mbps]=$mb
 		fi

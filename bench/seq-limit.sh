@@ -80,10 +80,8 @@ for t in floor hackbackfs; do
 	fuse_ra+=("${RA_FILE[$t]}") fuse_ra0+=("$(cat "${RA_FILE[$t]}")")
 done
 
-drop() { sync; echo 3 >/proc/sys/vm/drop_caches; }
 g5() { "$READER" "$1" seq "$GEM5_SEQ" 0 42 | sed -n 's/.*MBps=\([0-9.]*\).*/\1/p'; }
 declare -A R
-keep() { awk -v a="$2" -v b="${R[$1]:-0}" 'BEGIN { exit !(a > b) }' && R[$1]=$2; }
 # What gem5 seq reads of BASE: its first GEM5_SEQ sectors (plus the 1 MiB
 # before the partition, all of it read through BASE's page cache).
 warm_base() { dd if="$BASE" of=/dev/null bs=1M count=$((GEM5_SEQ / 2048 + 2)) status=none; }

@@ -828,9 +828,20 @@ static int corrupt(struct injector *in, const char *what)
 	return -EINVAL;
 }
 
-/* Blocks [b, b + n) lie inside the file system and hold none of its own
- * structures: an inode that claims a superblock or an inode table would
- * have the injection write a directory or free a file over it. */
+/* Blocks [b, b + n) are all in use in the block bitmap: one that an inode
+ * on the injection's path claims and the bitmap calls free would be given
+ * to a new file too. */
+static int in_use(ext2_filsys fs, blk64_t b, blk64_t n)
+{
+	blk64_t zero;
+
+	return ext2fs_find_first_zero_block_bitmap2(fs->block_map, b, b + n - 1, &zero) != 0;
+}
+
+/* Blocks [b, b + n) lie inside the file system, hold none of its own
+ * structures, and are in use: an inode that claims a superblock or an
+ * inode table would have the injection write a directory or free a file
+ * over it. */
 static int blocks_ok(struct injector *in, blk64_t b, blk64_t n)
 {
 	ext2_filsys fs = in->fs;
@@ -838,7 +849,8 @@ static int blocks_ok(struct injector *in, blk64_t b, blk64_t n)
 	if (n == 0 || b < fs->super->s_first_data_block || b >= ext2fs_blocks_count(fs->super) ||
 	    n > ext2fs_blocks_count(fs->super) - b)
 		return 0;
-	return !in->meta || ext2fs_test_block_bitmap_range2(in->meta, b, (unsigned int)n);
+	return !in->meta || (ext2fs_test_block_bitmap_range2(in->meta, b, (unsigned int)n) &&
+			     in_use(fs, b, n));
 }
 
 static int block_ok(struct injector *in, blk64_t b)
@@ -862,7 +874,7 @@ static int walk_block(ext2_filsys fs, blk64_t *blocknr, e2_blkcnt_t blockcnt, bl
 	(void)ref_blk;
 	(void)ref_offset;
 	if ((w->in_meta_ok ? *blocknr < fs->super->s_first_data_block ||
-				  *blocknr >= ext2fs_blocks_count(fs->super)
+				  *blocknr >= ext2fs_blocks_count(fs->super) || !in_use(fs, *blocknr, 1)
 			   : !block_ok(w->in, *blocknr)) ||
 	    ++w->count > MAX_EXTENTS_CHECKED) {
 		w->bad = 1;
@@ -1010,7 +1022,7 @@ static int check_inode_at(struct injector *in, ext2_ino_t ino, const char *shown
 		return -EINVAL;
 	}
 	if (ext2fs_file_acl_block(fs, &inode) && !block_ok(in, ext2fs_file_acl_block(fs, &inode)))
-		return corrupt(in, "an extended attribute block outside the file system, or in its metadata");
+		return corrupt(in, "an extended attribute block outside the file system, in its metadata, or free");
 	if ((inode.i_flags & EXT4_EXTENTS_FL) && !ext2fs_has_feature_extents(fs->super))
 		return corrupt(in, "an inode uses extents, the file system has none");
 	if ((inode.i_flags & EXT4_INLINE_DATA_FL) && !ext2fs_has_feature_inline_data(fs->super))
@@ -1035,7 +1047,7 @@ static int check_inode_at(struct injector *in, ext2_ino_t ino, const char *shown
 			hb_error("%s: the block map of inode %u is corrupt (%s); run e2fsck on the "
 				 "base first", shown, ino,
 				 err ? error_message(err)
-				     : "a block outside the file system, or in its metadata");
+				     : "a block outside the file system, in its metadata, or free");
 			return -EINVAL;
 		}
 	}
