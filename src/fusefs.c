@@ -144,10 +144,10 @@ static int hb_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_t o
 	struct fusefs *fs = ctx();
 
 	(void)off;
+	(void)fi;	/* libfuse's directory handle, not an open_file */
 	(void)flags;
 	if (node_of(fs, path, NULL, NODE_ROOT) != NODE_ROOT)
 		return -ENOTDIR;
-	(void)fi;
 	fill(buf, ".", NULL, 0, 0);
 	fill(buf, "..", NULL, 0, 0);
 	fill(buf, fs->cfg.name, NULL, 0, 0);

@@ -1022,7 +1022,8 @@ static int check_inode_at(struct injector *in, ext2_ino_t ino, const char *shown
 		return -EINVAL;
 	}
 	if (ext2fs_file_acl_block(fs, &inode) && !block_ok(in, ext2fs_file_acl_block(fs, &inode)))
-		return corrupt(in, "an extended attribute block outside the file system, in its metadata, or free");
+		return corrupt(in, "an extended attribute block outside the file system, in its "
+				   "metadata, or free");
 	if ((inode.i_flags & EXT4_EXTENTS_FL) && !ext2fs_has_feature_extents(fs->super))
 		return corrupt(in, "an inode uses extents, the file system has none");
 	if ((inode.i_flags & EXT4_INLINE_DATA_FL) && !ext2fs_has_feature_inline_data(fs->super))
