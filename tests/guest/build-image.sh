@@ -81,7 +81,16 @@ mirror=$(find_mirror)
 work=$cache/.build-$key.$$
 rm -rf "$work"
 mkdir -p "$work"
-trap 'rm -rf "$work"' EXIT
+# A debootstrap cut short leaves proc and sys mounted in the tree: take
+# them down first, and never let rm cross into another file system.
+cleanup_work()
+{
+    awk -v w="$work/" 'index($2, w) == 1 { print $2 }' /proc/mounts | sort -r |
+        while read -r m; do umount -l "$m" 2>/dev/null; done
+    rm -rf --one-file-system "$work"
+}
+trap cleanup_work EXIT
+trap 'exit 130' INT TERM HUP
 root=$work/rootfs
 
 t0=$(date +%s)
