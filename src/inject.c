@@ -838,31 +838,37 @@ static int in_use(ext2_filsys fs, blk64_t b, blk64_t n)
 	return ext2fs_find_first_zero_block_bitmap2(fs->block_map, b, b + n - 1, &zero) != 0;
 }
 
-/* Blocks [b, b + n) lie inside the file system, hold none of its own
- * structures, and are in use: an inode that claims a superblock or an
- * inode table would have the injection write a directory or free a file
- * over it. */
-static int blocks_ok(struct injector *in, blk64_t b, blk64_t n)
+/* What is wrong with blocks [b, b + n) of a file, or NULL: they must lie
+ * inside the file system, hold none of its own structures (meta_ok: the
+ * resize inode, whose blocks are the reserved descriptor blocks), and be
+ * in use.  An inode that claims a superblock or an inode table would have
+ * the injection write a directory or free a file over it. */
+static const char *blocks_bad(struct injector *in, blk64_t b, blk64_t n, int meta_ok)
 {
 	ext2_filsys fs = in->fs;
 
 	if (n == 0 || b < fs->super->s_first_data_block || b >= ext2fs_blocks_count(fs->super) ||
 	    n > ext2fs_blocks_count(fs->super) - b)
-		return 0;
-	return !in->meta || (ext2fs_test_block_bitmap_range2(in->meta, b, (unsigned int)n) &&
-			     in_use(fs, b, n));
+		return "a block outside the file system";
+	if (!in->meta)
+		return NULL;	/* the root inode, before the bitmaps are read */
+	if (!meta_ok && !ext2fs_test_block_bitmap_range2(in->meta, b, (unsigned int)n))
+		return "a block of the file system's own metadata";
+	if (!in_use(fs, b, n))
+		return "a block the block bitmap calls free";
+	return NULL;
 }
 
 static int block_ok(struct injector *in, blk64_t b)
 {
-	return blocks_ok(in, b, 1);
+	return !blocks_bad(in, b, 1, 0);
 }
 
 struct blocks_walk {
 	struct injector *in;
-	int in_meta_ok;		/* the resize inode: its blocks are reserved GDT blocks */
+	int meta_ok;		/* the resize inode */
 	blk64_t count;
-	int bad;
+	const char *bad;
 };
 
 static int walk_block(ext2_filsys fs, blk64_t *blocknr, e2_blkcnt_t blockcnt, blk64_t ref_blk,
@@ -870,17 +876,13 @@ static int walk_block(ext2_filsys fs, blk64_t *blocknr, e2_blkcnt_t blockcnt, bl
 {
 	struct blocks_walk *w = priv;
 
+	(void)fs;
 	(void)blockcnt;
 	(void)ref_blk;
 	(void)ref_offset;
-	if ((w->in_meta_ok ? *blocknr < fs->super->s_first_data_block ||
-				  *blocknr >= ext2fs_blocks_count(fs->super) || !in_use(fs, *blocknr, 1)
-			   : !block_ok(w->in, *blocknr)) ||
-	    ++w->count > MAX_EXTENTS_CHECKED) {
-		w->bad = 1;
-		return BLOCK_ABORT;
-	}
-	return 0;
+	w->bad = ++w->count > MAX_EXTENTS_CHECKED ? "too many blocks"
+						  : blocks_bad(w->in, *blocknr, 1, w->meta_ok);
+	return w->bad ? BLOCK_ABORT : 0;
 }
 
 /* The extent tree of ino: well-formed nodes, leaves inside the file
@@ -891,6 +893,7 @@ static int check_extents(struct injector *in, ext2_ino_t ino, struct ext2_inode 
 	ext2_extent_handle_t h;
 	struct ext2fs_extent ex;
 	blk64_t next_lblk = 0;
+	const char *bad = NULL;
 	errcode_t err;
 	int n = 0, r = 0;
 
@@ -910,11 +913,10 @@ static int check_extents(struct injector *in, ext2_ino_t ino, struct ext2_inode 
 		}
 		/* An index entry's e_len is the logical span below it; its
 		 * block is the one node at e_pblk. */
-		if (ex.e_len == 0 ||
-		    !blocks_ok(in, ex.e_pblk, ex.e_flags & EXT2_EXTENT_FLAGS_LEAF ? ex.e_len : 1)) {
-			err = EXT2_ET_BAD_BLOCK_NUM;
+		bad = ex.e_len == 0 ? "an empty extent"
+			: blocks_bad(in, ex.e_pblk, ex.e_flags & EXT2_EXTENT_FLAGS_LEAF ? ex.e_len : 1, 0);
+		if (bad)
 			break;
-		}
 		if (ex.e_flags & EXT2_EXTENT_FLAGS_LEAF) {
 			if (ex.e_lblk < next_lblk) {
 				err = EXT2_ET_EXTENT_NOT_FOUND;
@@ -924,9 +926,9 @@ static int check_extents(struct injector *in, ext2_ino_t ino, struct ext2_inode 
 		}
 	}
 	ext2fs_extent_free(h);
-	if (err != EXT2_ET_EXTENT_NO_NEXT) {
+	if (bad || err != EXT2_ET_EXTENT_NO_NEXT) {
 		hb_error("%s: the extent tree of inode %u is corrupt (%s); run e2fsck on the base "
-			 "first", shown, ino, error_message(err));
+			 "first", shown, ino, bad ? bad : error_message(err));
 		r = -EINVAL;
 	}
 	return r;
@@ -1001,6 +1003,7 @@ static int check_inode_at(struct injector *in, ext2_ino_t ino, const char *shown
 {
 	ext2_filsys fs = in->fs;
 	struct ext2_inode inode;
+	const char *bad;
 	uint16_t type;
 	errcode_t err;
 
@@ -1021,9 +1024,13 @@ static int check_inode_at(struct injector *in, ext2_ino_t ino, const char *shown
 			 "the base first", shown, ino, inode.i_mode, inode.i_links_count);
 		return -EINVAL;
 	}
-	if (ext2fs_file_acl_block(fs, &inode) && !block_ok(in, ext2fs_file_acl_block(fs, &inode)))
-		return corrupt(in, "an extended attribute block outside the file system, in its "
-				   "metadata, or free");
+	bad = ext2fs_file_acl_block(fs, &inode) ?
+		blocks_bad(in, ext2fs_file_acl_block(fs, &inode), 1, 0) : NULL;
+	if (bad) {
+		hb_error("%s: the extended attribute block of inode %u is corrupt (%s); run e2fsck "
+			 "on the base first", shown, ino, bad);
+		return -EINVAL;
+	}
 	if ((inode.i_flags & EXT4_EXTENTS_FL) && !ext2fs_has_feature_extents(fs->super))
 		return corrupt(in, "an inode uses extents, the file system has none");
 	if ((inode.i_flags & EXT4_INLINE_DATA_FL) && !ext2fs_has_feature_inline_data(fs->super))
@@ -1042,13 +1049,11 @@ static int check_inode_at(struct injector *in, ext2_ino_t ino, const char *shown
 		if (r < 0)
 			return r;
 	} else {
-		struct blocks_walk w = { .in = in, .in_meta_ok = ino == EXT2_RESIZE_INO };
+		struct blocks_walk w = { .in = in, .meta_ok = ino == EXT2_RESIZE_INO };
 		err = ext2fs_block_iterate3(fs, ino, BLOCK_FLAG_READ_ONLY, NULL, walk_block, &w);
 		if (err || w.bad) {
 			hb_error("%s: the block map of inode %u is corrupt (%s); run e2fsck on the "
-				 "base first", shown, ino,
-				 err ? error_message(err)
-				     : "a block outside the file system, in its metadata, or free");
+				 "base first", shown, ino, w.bad ? w.bad : error_message(err));
 			return -EINVAL;
 		}
 	}

@@ -9,8 +9,8 @@
 # partitions with no choice made, a journal needing recovery, errors
 # recorded in the superblock, a file system larger than its file or
 # partition (a truncated copy), metadata the injection would make worse
-# (an inode table the bitmap calls free, a directory claiming a bitmap block
-# or missing its "."), bases that are compressed (gzip, xz, zstd,
+# (an inode table the bitmap calls free, a directory claiming a bitmap block,
+# missing its "." or whose block the bitmap calls free), bases that are compressed (gzip, xz, zstd,
 # bzip2) or in a virtual disk format (qcow2, VMDK, VDI); overlays with a fifo, a socket, a device, a
 # path through a base file, a file over a base directory, a name over 255
 # bytes, a symlink target longer than the block size, a directory over a
@@ -174,13 +174,18 @@ refuse "inode table marked free" "$freed" "block $itab" 'inode table' 'free' 'e2
 claims=$tmp/claims-bitmap.img
 cp --sparse=always "$ext2" "$claims"
 debugfs -w -R "sif / block[0] $bbm" "$claims" >/dev/null 2>&1
-refuse "root directory claims the block bitmap" "$claims" 'inode 2' 'metadata' 'e2fsck' -- \
+refuse "root directory claims the block bitmap" "$claims" 'inode 2' "file system's own metadata" 'e2fsck' -- \
 	"$claims" "$out" "$ok_ov"
 nodot=$tmp/no-dot.img
 cp --sparse=always "$ext2" "$nodot"
 dd if=/dev/zero of="$nodot" bs=4 count=1 seek=$((rootblk * bs / 4)) conv=notrunc status=none
 refuse "root directory without \".\"" "$nodot" 'directory inode 2' 'does not begin with' -- \
 	"$nodot" "$out" "$ok_ov"
+rootfree=$tmp/root-block-free.img
+cp --sparse=always "$ext2" "$rootfree"
+debugfs -w -R "freeb $rootblk" "$rootfree" >/dev/null 2>&1
+refuse "root directory's block marked free" "$rootfree" 'inode 2' 'block bitmap calls free' 'e2fsck' -- \
+	"$rootfree" "$out" "$ok_ov"
 
 # Compressed or not raw: detected by content, whatever the name says.
 for z in gzip xz zstd bzip2; do
