@@ -63,6 +63,27 @@ median_min_max() {	# N
 
 drop() { sync; echo 3 > /proc/sys/vm/drop_caches; }
 
+# build_read_tools DIR: bench/gem5-reader.cc and bench/floor.c compiled
+# into DIR; sets READER and FLOOR.
+build_read_tools() {
+	READER=$1/gem5-reader FLOOR=$1/floor-bin
+	g++ -O2 -o "$READER" "$HERE/gem5-reader.cc" || die "cannot compile gem5-reader.cc"
+	# shellcheck disable=SC2046
+	gcc -O2 -o "$FLOOR" "$HERE/floor.c" $(pkg-config --cflags --libs fuse3) ||
+		die "cannot compile floor.c"
+}
+
+# need_kept_base: BASE, the base read.sh made and kept in $WORK.
+need_kept_base() {
+	[ -n "${WORK:-}" ] && [ -f "$WORK/base.img" ] ||
+		die "WORK must hold base.img: run KEEP=1 WORK=DIR bench/read.sh first"
+	BASE=$WORK/base.img
+}
+
+# m5_standin FILE: the 1 MiB stand-in for m5 that the read benches inject,
+# the same bytes every run.
+m5_standin() { seq 1 300000 | head -c $((1 << 20)) >"$1"; }
+
 # keep KEY VALUE: R[KEY] (an associative array of the caller's) becomes the
 # larger of the two, the best of the rounds; a value that is not a number
 # stays only where there is nothing yet.

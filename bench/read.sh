@@ -103,7 +103,7 @@ cleanup() {
 	fi
 	unmount "$QSD_FILE"
 	if [ "${KEEP:-0}" = 1 ]; then
-		rm -rf "$WORK/overlay" "$WORK/gem5-reader" "$WORK"/sum.*
+		rm -rf "$WORK/overlay" "$WORK/gem5-reader" "$WORK/floor-bin" "$WORK"/sum.*
 		say "kept $WORK"
 	else
 		rm -rf "$WORK"
@@ -117,11 +117,7 @@ T0=$(date +%s)
 # --- programs ---------------------------------------------------------------
 . "$HERE/common.sh"
 find_hackbackfs
-READER=$WORK/gem5-reader
-g++ -O2 -o "$READER" "$HERE/gem5-reader.cc" || die "cannot compile gem5-reader.cc"
-FLOOR=$WORK/floor
-# shellcheck disable=SC2046
-gcc -O2 -o "$FLOOR" "$HERE/floor.c" $(pkg-config --cflags --libs fuse3) || die "cannot compile floor.c"
+build_read_tools "$WORK"
 
 # --- base image: MBR, ext4 at 1 MiB, ~1.5 GiB of random file data ------------
 if [ -f "$BASE" ]; then
@@ -160,7 +156,7 @@ OVL=$WORK/overlay
 mkdir -p "$OVL/sbin" "$OVL/root" "$OVL/home/gem5"
 # Deterministic contents, so that the image (and the gem5 checksums) are
 # the same from run to run on the same base.
-seq 1 300000 | head -c $((1 << 20)) > "$OVL/sbin/m5"; chmod 755 "$OVL/sbin/m5"
+m5_standin "$OVL/sbin/m5"; chmod 755 "$OVL/sbin/m5"
 printf '#!/bin/sh\n/sbin/m5 readfile > /tmp/script; sh /tmp/script\n' > "$OVL/root/.bashrc"
 printf 'echo restored\n/sbin/m5 exit\n' > "$OVL/home/gem5/restore.sh"
 

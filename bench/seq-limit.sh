@@ -35,16 +35,14 @@ say() { printf '%s\n' "$*" >&2; }
 die() { say "seq-limit.sh: $*"; exit 1; }
 
 [ "$(id -u)" = 0 ] || die "run as root (drop_caches, read_ahead_kb, mounts)"
-[ -n "${WORK:-}" ] && [ -f "$WORK/base.img" ] ||
-	die "WORK must hold base.img: run KEEP=1 WORK=DIR bench/read.sh first"
-BASE=$WORK/base.img
 . "$HERE/common.sh"
+need_kept_base
 find_hackbackfs
 
 T=$(mktemp -d /var/tmp/hb-seqlimit.XXXXXX)
 MNT_HB=$T/mnt-hb MNT_FL=$T/mnt-floor OVL=$T/overlay
 mkdir -p "$MNT_HB" "$MNT_FL" "$OVL/sbin"
-seq 1 300000 | head -c $((1 << 20)) >"$OVL/sbin/m5"
+m5_standin "$OVL/sbin/m5"
 
 # The block device under BASE: the disk's queue, for a partition too.
 dev_ra=$(realpath "/sys/dev/block/$(findmnt -no MAJ:MIN -T "$BASE" | tr -d ' ')")
@@ -64,10 +62,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-READER=$T/gem5-reader FLOOR=$T/floor
-g++ -O2 -o "$READER" "$HERE/gem5-reader.cc" || die "cannot compile gem5-reader.cc"
-# shellcheck disable=SC2046
-gcc -O2 -o "$FLOOR" "$HERE/floor.c" $(pkg-config --cflags --libs fuse3) || die "cannot compile floor.c"
+build_read_tools "$T"
 "$HACKBACKFS" -o ro "$BASE" "$OVL" "$MNT_HB" || die "hackbackfs did not mount"
 "$FLOOR" "$BASE" "$MNT_FL" || die "floor did not mount"
 sleep 0.5

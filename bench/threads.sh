@@ -32,18 +32,16 @@ say() { printf '%s\n' "$*" >&2; }
 die() { say "threads.sh: $*"; exit 1; }
 
 [ "$(id -u)" = 0 ] || die "run as root (drop_caches, mounts)"
-[ -n "${WORK:-}" ] && [ -f "$WORK/base.img" ] ||
-	die "WORK must hold base.img: run KEEP=1 WORK=DIR bench/read.sh first"
-BASE=$WORK/base.img
-SIZE=$(stat -c %s "$BASE")
 . "$HERE/common.sh"
+need_kept_base
+SIZE=$(stat -c %s "$BASE")
 find_hackbackfs
 command -v fio >/dev/null || die "fio is needed (apt-get install fio)"
 
 T=$(mktemp -d /var/tmp/hb-threads.XXXXXX)
 OVL=$T/overlay
 mkdir -p "$OVL/sbin"
-seq 1 300000 | head -c $((1 << 20)) >"$OVL/sbin/m5"
+m5_standin "$OVL/sbin/m5"
 MNTS=()
 cleanup() {
 	for m in "${MNTS[@]}"; do fusermount3 -u "$m" 2>/dev/null; done
@@ -52,10 +50,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-READER=$T/gem5-reader FLOOR=$T/floor-bin
-g++ -O2 -o "$READER" "$HERE/gem5-reader.cc" || die "cannot compile gem5-reader.cc"
-# shellcheck disable=SC2046
-gcc -O2 -o "$FLOOR" "$HERE/floor.c" $(pkg-config --cflags --libs fuse3) || die "cannot compile floor.c"
+build_read_tools "$T"
 
 declare -A FILE
 NAMES=(BASE floor)
