@@ -828,14 +828,19 @@ static int corrupt(struct injector *in, const char *what)
 	return -EINVAL;
 }
 
-/* Blocks [b, b + n) are all in use in the block bitmap: one that an inode
- * on the injection's path claims and the bitmap calls free would be given
- * to a new file too. */
-static int in_use(ext2_filsys fs, blk64_t b, blk64_t n)
+/* Blocks [b, b + n) are all in use in the block bitmap; else *first_free
+ * (if given) is the first that is not.  A block that an inode on the
+ * injection's path claims and the bitmap calls free would be given to a
+ * new file too. */
+static int in_use(ext2_filsys fs, blk64_t b, blk64_t n, blk64_t *first_free)
 {
 	blk64_t zero;
 
-	return ext2fs_find_first_zero_block_bitmap2(fs->block_map, b, b + n - 1, &zero) != 0;
+	if (ext2fs_find_first_zero_block_bitmap2(fs->block_map, b, b + n - 1, &zero) != 0)
+		return 1;
+	if (first_free)
+		*first_free = zero;
+	return 0;
 }
 
 /* What is wrong with blocks [b, b + n) of a file, or NULL: they must lie
@@ -854,7 +859,7 @@ static const char *blocks_bad(struct injector *in, blk64_t b, blk64_t n, int met
 		return NULL;	/* the root inode, before the bitmaps are read */
 	if (!meta_ok && !ext2fs_test_block_bitmap_range2(in->meta, b, (unsigned int)n))
 		return "a block of the file system's own metadata";
-	if (!in_use(fs, b, n))
+	if (!in_use(fs, b, n, NULL))
 		return "a block the block bitmap calls free";
 	return NULL;
 }
@@ -1089,7 +1094,7 @@ static int meta_range(struct injector *in, dgrp_t g, const char *what, blk64_t b
 	if (n > end - b)
 		n = end - b;
 	ext2fs_mark_block_bitmap_range2(in->meta, b, (unsigned int)n);
-	if (ext2fs_find_first_zero_block_bitmap2(fs->block_map, b, b + n - 1, &zero) == 0) {
+	if (!in_use(fs, b, n, &zero)) {
 		snprintf(why, sizeof why, "the block bitmap calls block %llu free, part of "
 			 "group %u's %s", (unsigned long long)zero, g, what);
 		return corrupt(in, why);
