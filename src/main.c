@@ -428,6 +428,10 @@ int main(int argc, char *argv[])
 		if (guard)
 			fuse_opt_add_arg(&args, "-oauto_unmount");
 	}
+	/* The kernel checks every open against the modes that fusefs.c
+	 * derives from BASE's: with -o allow_other, another user reads
+	 * (writes) the image only where BASE lets them. */
+	fuse_opt_add_arg(&args, "-odefault_permissions");
 	long read_ahead_kb = -1;	/* auto */
 	if (c.read_ahead_kb) {
 		unsigned long long v;
