@@ -381,7 +381,7 @@ static int write_data(struct injector *in, const struct overlay_entry *e, int fd
 				 e->path, e->host_path);
 			return -EIO;
 		}
-		dupfd = dup(fd);
+		dupfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);	/* not into fusermount3 */
 		if (dupfd < 0)
 			return -errno;
 		file_id = image_adopt_fd(in->img, dupfd, e->host_path);
