@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "fusefs.h"
+#include "mount.h"
 #include "readahead.h"
 #include "runmode.h"
 #include "util.h"

@@ -16,7 +16,6 @@
 #include <fuse.h>
 #include <fuse_lowlevel.h>
 
-#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -30,6 +29,7 @@
 #include "export.h"
 #include "fusefs.h"
 #include "overlaydir.h"
+#include "mount.h"
 #include "runmode.h"
 #include "util.h"
 
@@ -281,37 +281,6 @@ static int build_options(const struct cli *c, struct build_opts *o, uint64_t *co
 	return 0;
 }
 
-static int check_mountpoint(const char *mnt)
-{
-	struct stat st;
-	DIR *d;
-	struct dirent *de;
-	int empty = 1;
-
-	if (stat(mnt, &st) < 0) {
-		hb_error("mount point %s: %s", mnt, strerror(errno));
-		return -errno;
-	}
-	if (!S_ISDIR(st.st_mode)) {
-		hb_error("mount point %s is not a directory", mnt);
-		return -ENOTDIR;
-	}
-	d = opendir(mnt);
-	if (!d) {
-		hb_error("mount point %s: %s", mnt, strerror(errno));
-		return -errno;
-	}
-	while ((de = readdir(d)))
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-			empty = 0;
-	closedir(d);
-	if (!empty) {
-		hb_error("mount point %s is not empty", mnt);
-		return -ENOTEMPTY;
-	}
-	return 0;
-}
-
 /* Large overlays keep a descriptor per mapped file open. */
 static void raise_fd_limit(void)
 {
@@ -419,7 +388,7 @@ int main(int argc, char *argv[])
 	int guard = 0;
 	if (c.mountpoint) {
 		if (mnt_check(c.mountpoint) < 0 ||
-		    (mnt_fd(c.mountpoint) < 0 && check_mountpoint(c.mountpoint) < 0))
+		    (mnt_fd(c.mountpoint) < 0 && mnt_check_dir(c.mountpoint) < 0))
 			goto out;
 		/* A daemon that dies, even by SIGKILL, takes its mount with
 		 * it: fusermount3 waits on a socket for that (not for a
