@@ -2,23 +2,13 @@
  *
  * A read is cut into DELTA_UNIT pieces, each answered by the topmost layer
  * that holds the unit (cow, then synth, then the base file), and the pieces
- * are merged back into as few segments as possible: a read of untouched
- * base bytes is one segment of the base fd, which the FUSE front end hands
- * to the kernel for splicing.
+ * are merged back into as few segments as possible; the segments are then
+ * copied into the caller's buffer and their source files checked (image.h:
+ * a read never hands out a reference to a source file's pages).
  *
- * The guest-write layer's file format (-o cow=FILE):
- *
- *   0     "HBCOW001"                      magic + format version
- *   8     u32 LE unit size (1024)
- *   12    u32 LE reserved (0)
- *   16    u64 LE image size
- *   24    32 bytes image identity (whose writes these are)
- *   56..  zero up to COW_HEADER
- *   COW_HEADER..  records: u64 LE unit number, then DELTA_UNIT bytes
- *
- * A unit written again is overwritten in place; a new unit is appended.
- * A torn last record (a crash mid-append) is dropped when the file is
- * reopened.
+ * The guest-write layer lives in memory or, with -o cow=FILE, in a file
+ * whose format is cow.c's business: this file maps its records into the
+ * cow delta and appends to it.
  */
 #include "config.h"
 
@@ -27,18 +17,14 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cow.h"
 #include "image.h"
 #include "util.h"
 
 #include <stdatomic.h>
-
-#define COW_MAGIC "HBCOW001"
-#define COW_HEADER 4096u
-#define COW_RECORD (8u + DELTA_UNIT)
 
 /* Record fd (the file at path) as a source, as it is now. */
 static int add_source(struct image *img, int fd, const char *path)
@@ -356,13 +342,13 @@ void image_readahead(struct image *img, uint64_t off, uint64_t len)
 static int store_unit(struct image *img, uint64_t unit, const unsigned char *data)
 {
 	struct delta_src src;
-	unsigned char rec[COW_RECORD];
 	ssize_t r;
 
 	if (!img->frozen) {
 		/* libext2fs rewrites every bitmap and group descriptor when it
 		 * closes, most of them unchanged: a unit equal to the base's
-		 * stays with the base (less memory, and reads of it splice). */
+		 * stays with the base (less memory, and nothing for an
+		 * export to compare). */
 		if (!delta_lookup(img->synth, unit, &src)) {
 			unsigned char old[DELTA_UNIT];
 			ssize_t got = hb_pread_full(img->base_fd, old, DELTA_UNIT, unit * DELTA_UNIT);
@@ -378,13 +364,8 @@ static int store_unit(struct image *img, uint64_t unit, const unsigned char *dat
 		r = hb_pwrite_full(img->cow_fd, data, DELTA_UNIT, src.pos);
 		return r < 0 ? (int)r : 0;
 	}
-	hb_put_le(rec, unit, 8);
-	memcpy(rec + 8, data, DELTA_UNIT);
-	r = hb_pwrite_full(img->cow_fd, rec, COW_RECORD, img->cow_next);
-	if (r == -EFBIG || r == -EDQUOT)
-		r = -ENOSPC;	/* to the guest, a cow file that cannot grow is a full disk */
-	if (r < 0)
-		return (int)r;	/* a torn record past cow_next is dropped on reopen */
+	if ((r = cow_append(img->cow_fd, img->cow_next, unit, data)) < 0)
+		return (int)r;
 	r = delta_map(img->cow, unit, 1, img->cow_id, img->cow_next + 8);
 	if (r < 0)
 		return (int)r;
@@ -509,83 +490,24 @@ int image_freeze(struct image *img, uint64_t mem_limit, int readonly)
 	return 0;
 }
 
-/* Load an existing COW file's records into the cow delta. */
-static int cow_load(struct image *img, const char *path, uint64_t fsize)
+/* cow_load()'s callback: one saved unit into the cow delta. */
+static int map_saved(uint64_t unit, uint64_t pos, void *arg)
 {
-	unsigned char rec[COW_RECORD];
-	uint64_t pos;
+	struct image *img = arg;
 
-	for (pos = COW_HEADER; pos + COW_RECORD <= fsize; pos += COW_RECORD) {
-		uint64_t unit;
-		ssize_t r = hb_pread_full(img->cow_fd, rec, 8, pos);
-		if (r < 8) {
-			hb_error("cow file %s: %s", path, r < 0 ? strerror((int)-r) : "short read");
-			return r < 0 ? (int)r : -EIO;
-		}
-		unit = hb_get_le(rec, 8);
-		if (unit >= (img->size + DELTA_UNIT - 1) / DELTA_UNIT) {
-			hb_error("cow file %s is corrupt: record at %llu names unit %llu past the end of the image",
-				 path, (unsigned long long)pos, (unsigned long long)unit);
-			return -EINVAL;
-		}
-		r = delta_map(img->cow, unit, 1, img->cow_id, pos + 8);
-		if (r < 0)
-			return (int)r;
-	}
-	img->cow_next = pos;	/* drops a torn last record */
-	return 0;
+	return delta_map(img->cow, unit, 1, img->cow_id, pos);
 }
 
 int image_attach_cow(struct image *img, const char *path, const unsigned char id[32])
 {
-	unsigned char hdr[COW_HEADER];
-	struct stat st;
-	int fd, r;
+	uint64_t fsize;
+	int fd;
 
 	if (!img->frozen)
 		return -EINVAL;
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		r = -errno;
-		hb_error("cow file %s: %s", path, strerror(errno));
-		return r;
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		hb_error("cow file %s is not a regular file", path);
-		close(fd);
-		return -EINVAL;
-	}
-	/* One mount at a time: two would append over each other's records. */
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		r = -errno;
-		hb_error("cow file %s is in use by another mount", path);
-		close(fd);
-		return r == -EWOULDBLOCK ? -EBUSY : r;
-	}
-	if (st.st_size == 0) {
-		memset(hdr, 0, sizeof hdr);
-		memcpy(hdr, COW_MAGIC, 8);
-		hb_put_le(hdr + 8, DELTA_UNIT, 4);
-		hb_put_le(hdr + 16, img->size, 8);
-		memcpy(hdr + 24, id, 32);
-		r = (int)hb_pwrite_full(fd, hdr, sizeof hdr, 0);
-		if (r < 0 || fsync(fd) < 0) {
-			r = r < 0 ? r : -errno;
-			hb_error("cow file %s: %s", path, strerror(-r));
-			close(fd);
-			return r;
-		}
-	} else if (hb_pread_full(fd, hdr, sizeof hdr, 0) != (ssize_t)sizeof hdr ||
-		   memcmp(hdr, COW_MAGIC, 8) != 0 || hb_get_le(hdr + 8, 4) != DELTA_UNIT) {
-		hb_error("cow file %s is not a hackbackfs cow file (remove it or choose another)", path);
-		close(fd);
-		return -EINVAL;
-	} else if (hb_get_le(hdr + 16, 8) != img->size || memcmp(hdr + 24, id, 32) != 0) {
-		hb_error("cow file %s holds writes for another image (different base, overlay or options); "
-			 "remove it or choose another file", path);
-		close(fd);
-		return -EEXIST;
-	}
+	fd = cow_open(path, img->size, id, &fsize);
+	if (fd < 0)
+		return fd;
 
 	/* A cow file that reaches RLIMIT_FSIZE (a Slurm job inherits the
 	 * submitting shell's) must fail the write with EFBIG, not kill the
@@ -601,7 +523,8 @@ int image_attach_cow(struct image *img, const char *path, const unsigned char id
 	}
 	img->cow_fd = fd;
 	img->cow_next = COW_HEADER;
-	return cow_load(img, path, (uint64_t)st.st_size);
+	return cow_load(fd, path, fsize, (img->size + DELTA_UNIT - 1) / DELTA_UNIT, map_saved, img,
+			&img->cow_next);
 }
 
 int image_flush(struct image *img)

@@ -179,7 +179,7 @@ truncate -s 400M "$tmp/bigfs.img"
 mke2fs -q -F -t ext4 "$tmp/bigfs.img"
 for sig in TERM INT HUP; do
 	# HUP: with a named temporary (file systems without O_TMPFILE)
-	if [ $sig = HUP ]; then export HB_EXPORT_NO_TMPFILE=1; fi
+	if [ $sig = HUP ]; then export HB_OUTFILE_NO_TMPFILE=1; fi
 	"$HB" --export-cow "$out/s.cow" -o epoch=$EPOCH "$tmp/bigfs.img" "$tmp/ovbig" >/dev/null 2>"$tmp/sig.err" &
 	pid=$!
 	caught=no
@@ -193,7 +193,7 @@ for sig in TERM INT HUP; do
 	done
 	rc=0
 	wait "$pid" || rc=$?
-	unset HB_EXPORT_NO_TMPFILE
+	unset HB_OUTFILE_NO_TMPFILE
 	left=$(ls -A "$out")
 	if [ "$caught" = no ]; then
 		echo "note: SIG$sig: the export finished before it was seen writing (rc $rc)"
@@ -292,14 +292,14 @@ if [ "$(id -u)" -eq 0 ]; then
 	mkdir -p "$tmp/ovsmall/etc"
 	echo small >"$tmp/ovsmall/etc/hostname"
 	export_cow small.cow -o epoch=$EPOCH "$base" "$tmp/ovsmall"
-	HB_EXPORT_NO_TMPFILE=1 "$HB" --export-cow "$tmp/ro/../named.cow" -o epoch=$EPOCH "$base" "$tmp/ovsmall" \
+	HB_OUTFILE_NO_TMPFILE=1 "$HB" --export-cow "$tmp/ro/../named.cow" -o epoch=$EPOCH "$base" "$tmp/ovsmall" \
 		>/dev/null 2>"$tmp/named.err" || { echo "FAIL: named temporary: $(cat "$tmp/named.err")"; failed=$((failed + 1)); }
 	what="named temporary: the same file" check cmp -s "$tmp/named.cow" "$out/small.cow"
 	what="named temporary: nothing else left" check [ -z "$(ls -A "$tmp" | grep '^\.named')" ]
-	export HB_EXPORT_NO_TMPFILE=1
+	export HB_OUTFILE_NO_TMPFILE=1
 	refuse "a full destination, named temporary" 'No space left' "$tmp/full" -- --export-cow "$tmp/full/keep.cow" "$base" "$ov"
 	refuse "a read-only destination, named temporary" 'Read-only' "$tmp/ro" -- --export-cow "$tmp/ro/x.cow" "$base" "$ov"
-	unset HB_EXPORT_NO_TMPFILE
+	unset HB_OUTFILE_NO_TMPFILE
 else
 	echo "note: not root: the full and read-only destination cases are skipped"
 fi
