@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -250,6 +251,31 @@ START_TEST(test_gpt)
 }
 END_TEST
 
+/* gem5-resources' arm64 images: a FAT EFI system partition 1, ext4 partition
+ * 2.  The FAT one is a file system, but not ext: auto picks partition 2. */
+START_TEST(test_gpt_efi)
+{
+	struct partition p;
+
+	if (system("PATH=$PATH:/usr/sbin:/sbin command -v mkfs.fat >/dev/null 2>&1") != 0) {
+		fprintf(stderr, "test_gpt_efi: mkfs.fat not found (dosfstools), left out\n");
+		return;
+	}
+	make_disk(64, "label: gpt\nstart=2048, size=65536, type=U\nstart=67584, size=32768, type=L\n");
+	cu_run("PATH=$PATH:/usr/sbin:/sbin mkfs.fat -F 32 --offset 2048 '%s' 32768 >/dev/null 2>&1", img);
+	mkfs_at("ext4", 67584 * 512, 16384);
+
+	ck_assert_int_eq(probe(PARTITION_AUTO, &p), 0);
+	ck_assert_str_eq(p.table, "gpt");
+	ck_assert_int_eq(p.number, 2);
+	ck_assert_uint_eq(p.offset, 67584 * 512ULL);
+	ck_assert_str_eq(p.fstype, "ext4");
+
+	ck_assert_int_eq(probe(1, &p), -EINVAL);
+	assert_error("partition 1 is vfat, not ext2/3/4");
+}
+END_TEST
+
 START_TEST(test_bare_not_ext)
 {
 	struct partition p;
@@ -407,6 +433,7 @@ static Suite *partition_suite(void)
 
 	tcase_add_checked_fixture(gpt, setup, teardown);
 	tcase_add_test(gpt, test_gpt);
+	tcase_add_test(gpt, test_gpt_efi);
 	suite_add_tcase(s, gpt);
 	return s;
 }
