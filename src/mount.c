@@ -266,13 +266,15 @@ static void __attribute__((noreturn)) guard(const char *mnt, const struct mnt_id
 	/* Nothing of the daemon's: a /dev/fuse descriptor held here would keep
 	 * a dead daemon's connection alive; nor its working directory, which
 	 * would keep the caller's file system busy. */
-	rfd = fcntl(rfd, F_DUPFD, 10);
-	if (rfd < 0 || chdir("/") < 0)
+	if (rfd != 3 && (dup3(rfd, 3, O_CLOEXEC) < 0 || close(rfd) < 0))
 		_exit(1);
-	close_range(0, (unsigned)rfd - 1, 0);
-	close_range((unsigned)rfd + 1, ~0U, 0);
-	for (fd = open("/dev/null", O_RDWR); fd >= 0 && fd < 2;)
-		fd = dup(fd);
+	rfd = 3;
+	hb_close_fds_from(4, 0);
+	fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (fd < 0 || chdir("/") < 0 || dup2(fd, 0) < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
+		_exit(1);
+	if (fd > 2)
+		close(fd);
 	prctl(PR_SET_NAME, "hackbackfs-guard");
 	setsid();
 	sigfillset(&all);

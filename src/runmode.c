@@ -15,7 +15,7 @@
  * that lands just before the main thread goes to sleep is not lost.  The
  * mount is then removed by fusefs_serve() as always.
  *
- * CMD gets no descriptor of ours (close_range CLOEXEC before exec): a CMD
+ * CMD gets no descriptor of ours (hb_close_fds_from() before exec): a CMD
  * that held /dev/fuse or fusermount3's auto_unmount socket would keep a
  * dead daemon's mount alive.  Whether exec worked comes back through a
  * close-on-exec pipe: nothing read means CMD runs.
@@ -199,7 +199,7 @@ static void __attribute__((noreturn)) exec_cmd(struct runmode *rm, int errfd)
 
 	sigaction(SIGCHLD, &rm->oldchld, NULL);
 	sigprocmask(SIG_SETMASK, &rm->oldmask, NULL);
-	close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+	hb_close_fds_from(3, 1);
 	execvp(rm->argv[0], rm->argv);
 	e = errno;
 	if (write(errfd, &e, sizeof e) < 0)
