@@ -40,6 +40,7 @@ struct fusefs {
 	char *json_name;	/* NAME.json */
 	uid_t uid;
 	gid_t gid;
+	int guard;		/* mnt_guard()'s descriptor, or -1 */
 };
 
 enum node { NODE_NONE, NODE_ROOT, NODE_IMAGE, NODE_JSON };
@@ -361,6 +362,7 @@ int fusefs_new(struct fusefs **out, const struct fusefs_config *cfg, struct fuse
 		return -ENOTSUP;
 	}
 	fs->cfg = *cfg;
+	fs->guard = -1;
 	fs->uid = getuid();
 	fs->gid = getgid();
 	if (asprintf(&fs->json_name, "%s.json", cfg->name) < 0) {
@@ -399,7 +401,7 @@ int fusefs_serve(struct fusefs *fs, struct build *b)
 		return -EIO;
 	}
 	if (mnt_read_ahead(fs->cfg.mountpoint, fs->cfg.read_ahead_kb, fs->cfg.base) < 0 ||
-	    (fs->cfg.guard && mnt_guard(fs->cfg.mountpoint) < 0)) {
+	    (fs->cfg.guard && (fs->guard = mnt_guard(fs->cfg.mountpoint)) < 0)) {
 		fuse_unmount(fs->fuse);
 		return -EIO;
 	}
@@ -433,6 +435,8 @@ int fusefs_serve(struct fusefs *fs, struct build *b)
 	else
 		fuse_remove_signal_handlers(se);
 	fuse_unmount(fs->fuse);
+	mnt_guard_clean(fs->guard);	/* before the flush: MNT may be the next mount's */
+	fs->guard = -1;
 	/* libfuse returns the number of the signal that ended the loop:
 	 * SIGTERM, SIGINT and SIGHUP are a clean shutdown. */
 	if (r == SIGTERM || r == SIGINT || r == SIGHUP)

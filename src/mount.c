@@ -12,10 +12,16 @@
  * non-empty directory without complaint).  Reading mountinfo sends no FUSE
  * request, so a dead or not yet served mount cannot hang us.
  *
- * The guard (mnt_guard) is a forked process with nothing but the read end
- * of a pipe whose write end only the daemon holds: EOF means the daemon is
- * gone, and if its mount (same device) is still there, it is a dead mount
- * to remove.
+ * The guard (mnt_guard) is a forked process with nothing but one end of a
+ * socket whose other end only the daemon holds.  A byte on it means "I have
+ * unmounted cleanly": the guard ends.  EOF without one means the daemon was
+ * killed, and if its mount is still there, it is a dead mount to remove.
+ * "Its mount" is the hard part: path, device number and the mount ID of
+ * mountinfo are all handed to the next mount as soon as they are free, and
+ * the README's checkpoint-then-restore, back to back, mounts again on the
+ * same path while the old daemon still flushes its cow file.  Hence the
+ * clean-exit byte, and the kernel's unique mount ID (never reused) where
+ * the kernel has one.
  *
  * The readahead window is the mount's bdi's read_ahead_kb in sysfs
  * (/sys/class/bdi/MAJOR:MINOR), found through the device number that
@@ -30,10 +36,12 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -75,11 +83,12 @@ static void unescape(char *s)
 	*d = 0;
 }
 
-/* The file system type mounted exactly at PATH (malloc'd), or NULL; with
- * DEV, also its device ("major:minor", at most 31 bytes).  The last of
- * stacked mounts wins.  Sends no FUSE request, so a dead or not yet served
- * mount is no problem. */
-static char *mounted_type(const char *path, char *dev)
+/* The last line of /proc/self/mountinfo (the top of stacked mounts) for
+ * the mount at PATH, or, with PATH NULL, for the mount with ID: its file
+ * system type (malloc'd), or NULL when there is none.  DEV, when not NULL,
+ * gets its device ("major:minor", at most 31 bytes), *IDP its mount ID.
+ * Sends no FUSE request, so a dead or not yet served mount is no problem. */
+static char *mountinfo_find(const char *path, long id, char *dev, long *idp)
 {
 	FILE *f = fopen("/proc/self/mountinfo", "re");
 	char *line = NULL, *type = NULL;
@@ -89,17 +98,21 @@ static char *mounted_type(const char *path, char *dev)
 		return NULL;
 	while (getline(&line, &cap, f) > 0) {
 		char mp[PATH_MAX], fst[256], mm[32];
+		long lid;
 		/* id parent major:minor root mountpoint ... - fstype source */
-		if (sscanf(line, "%*s %*s %31s %*s %4095s", mm, mp) != 2)
+		if (sscanf(line, "%ld %*s %31s %*s %4095s", &lid, mm, mp) != 3)
 			continue;
 		unescape(mp);
 		const char *sep = strstr(line, " - ");
-		if (strcmp(mp, path) != 0 || !sep || sscanf(sep + 3, "%255s", fst) != 1)
+		if ((path ? strcmp(mp, path) != 0 : lid != id) || !sep ||
+		    sscanf(sep + 3, "%255s", fst) != 1)
 			continue;
 		free(type);
 		type = strdup(fst);
 		if (dev)
 			strcpy(dev, mm);
+		if (idp)
+			*idp = lid;
 	}
 	free(line);
 	fclose(f);
@@ -133,7 +146,7 @@ int mnt_check(const char *mnt)
 	}
 	if (!realpath(mnt, real))
 		return 0;
-	CLEANUP_FREE char *type = mounted_type(real, NULL);
+	CLEANUP_FREE char *type = mountinfo_find(real, -1, NULL, NULL);
 	if (type) {
 		hb_error("mount point %s is already mounted (%s): unmount it, or use an empty directory",
 			 mnt, type);
@@ -175,77 +188,161 @@ int mnt_check_dir(const char *mnt)
 
 /* ---- the guard ------------------------------------------------------------ */
 
-/* In the guard: wait until every copy of the pipe's write end is gone (the
- * daemon has ended, one way or another), then remove MNT if our mount (its
- * device DEV) is still there: the daemon that served it is gone, so it is
- * dead.  A clean exit has unmounted it already.  No open(MNT) to ask the
- * kernel, as fusermount3's auto_unmount does: its answer depends on how far
- * the daemon's exit has got when the pipe reports EOF.  (fusermount3 left
- * a killed daemon's mount once here, on a busy machine, for more than 10 s;
- * the cause was not pinned down, 15 more tries under load did not repeat
- * it.  Comparing the device needs no answer from the kernel at all.) */
-static void __attribute__((noreturn)) guard(const char *mnt, const char *dev, int rfd)
+#ifndef STATX_MNT_ID_UNIQUE
+#define STATX_MNT_ID_UNIQUE 0x4000U	/* Linux 6.8; older headers lack it */
+#endif
+
+/* Which mount the guard watches.  Only the unique ID tells a mount from
+ * its successor on the same path: the kernel hands a freed mount ID and a
+ * freed FUSE device number to the next mount that asks (checked: three
+ * tmpfs mounts in a row on one directory, all "49 0:43"). */
+struct mnt_ident {
+	uint64_t unique;	/* statx's STATX_MNT_ID_UNIQUE; 0: the kernel has none */
+	long id;		/* mountinfo's mount ID */
+	char dev[32];		/* mountinfo's major:minor */
+};
+
+/* The identity of the mount whose root FD (O_PATH) is, or -1.  Asks the
+ * FUSE daemon nothing (AT_STATX_DONT_SYNC; the mount ID comes from fdinfo),
+ * so a dead mount answers too. */
+static int mnt_ident_of(int fd, struct mnt_ident *m)
 {
-	char now[32];
+	struct statx sx;
+	char path[64], line[128];
+	FILE *f;
+
+	m->unique = 0;
+	m->id = -1;
+	/* The kernel's ABI puts stx_mnt_id right after stx_dev_minor; headers
+	 * older than Linux 5.8 call those bytes padding. */
+	if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_MNT_ID_UNIQUE, &sx) == 0 &&
+	    (sx.stx_mask & STATX_MNT_ID_UNIQUE))
+		memcpy(&m->unique, (char *)&sx.stx_dev_minor + sizeof sx.stx_dev_minor,
+		       sizeof m->unique);
+	snprintf(path, sizeof path, "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof line, f))
+		if (sscanf(line, "mnt_id: %ld", &m->id) == 1)
+			break;
+	fclose(f);
+	CLEANUP_FREE char *type = m->id < 0 ? NULL : mountinfo_find(NULL, m->id, m->dev, NULL);
+	return type ? 0 : -1;
+}
+
+static int same_mount(const struct mnt_ident *a, const struct mnt_ident *b)
+{
+	if (a->unique && b->unique)
+		return a->unique == b->unique;
+	/* Linux < 6.8: as good as it gets.  After a clean exit the guard does
+	 * not look at all; after a killed daemon its dead mount blocks the
+	 * path (mnt_check() refuses it) until it is removed. */
+	return a->id == b->id && strcmp(a->dev, b->dev) == 0;
+}
+
+/* In the guard: wait for the daemon's word or its end.  A byte means the
+ * daemon has unmounted cleanly (fusermount3 -u, or its own unmount): its
+ * mount is gone and whatever is on MNT now is somebody else's, so the guard
+ * ends without looking.  EOF without a byte (every copy of the socket's
+ * other end is closed: the daemon was killed) means: if OURS is still on
+ * MNT, it is dead; remove it.  As root exactly that mount, through a
+ * descriptor of its root; as a user by path with fusermount3 (the only way
+ * a user has), right after checking it.  No open(MNT) that asks the
+ * daemon, as fusermount3's auto_unmount does: its answer depends on how far
+ * the daemon's exit has got.  (fusermount3 left a killed daemon's mount
+ * once here, on a busy machine, for more than 10 s; the cause was not
+ * pinned down, 15 more tries under load did not repeat it.) */
+static void __attribute__((noreturn)) guard(const char *mnt, const struct mnt_ident *ours,
+					     int rfd)
+{
+	struct mnt_ident now;
+	char self[64];
 	sigset_t all;
+	ssize_t n;
 	char c;
 	int fd;
 
 	/* Nothing of the daemon's: a /dev/fuse descriptor held here would keep
-	 * a dead daemon's connection alive. */
-	rfd = fcntl(rfd, F_DUPFD, 10);
-	if (rfd < 0)
+	 * a dead daemon's connection alive; nor its working directory, which
+	 * would keep the caller's file system busy. */
+	if (rfd != 3 && (dup3(rfd, 3, O_CLOEXEC) < 0 || close(rfd) < 0))
 		_exit(1);
-	close_range(0, (unsigned)rfd - 1, 0);
-	close_range((unsigned)rfd + 1, ~0U, 0);
-	for (fd = open("/dev/null", O_RDWR); fd >= 0 && fd < 2;)
-		fd = dup(fd);
+	rfd = 3;
+	hb_close_fds_from(4, 0);
+	fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (fd < 0 || chdir("/") < 0 || dup2(fd, 0) < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
+		_exit(1);
+	if (fd > 2)
+		close(fd);
 	prctl(PR_SET_NAME, "hackbackfs-guard");
 	setsid();
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, NULL);
-	while (read(rfd, &c, 1) != 0)
-		if (errno != EINTR)
-			break;
-	CLEANUP_FREE char *type = mounted_type(mnt, now);
-	if (!type || strcmp(now, dev) != 0)
+	do
+		n = read(rfd, &c, 1);
+	while (n < 0 && errno == EINTR);
+	if (n == 1)
 		_exit(0);
-	if (geteuid() == 0)
-		_exit(umount2(mnt, MNT_DETACH) == 0 ? 0 : 1);
+	fd = open(mnt, O_PATH | O_CLOEXEC);
+	if (fd < 0 || mnt_ident_of(fd, &now) < 0 || !same_mount(ours, &now))
+		_exit(0);
+	if (geteuid() == 0) {
+		snprintf(self, sizeof self, "/proc/self/fd/%d", fd);
+		_exit(umount2(self, MNT_DETACH) == 0 ? 0 : 1);
+	}
+	close(fd);
 	execlp("fusermount3", "fusermount3", "-u", "-z", "-q", "--", mnt, (char *)NULL);
 	_exit(1);
 }
 
 int mnt_guard(const char *mnt)
 {
-	char dev[32];
-	int p[2];
+	struct mnt_ident ours;
+	int sv[2], fd;
 	pid_t pid;
 
-	CLEANUP_FREE char *type = mounted_type(mnt, dev);
-	if (!type) {
-		hb_error("cannot start the unmount guard: %s is not in /proc/self/mountinfo", mnt);
+	fd = open(mnt, O_PATH | O_CLOEXEC);
+	if (fd < 0 || mnt_ident_of(fd, &ours) < 0) {
+		hb_error("cannot start the unmount guard: %s: %s", mnt,
+			 fd < 0 ? strerror(errno) : "not in /proc/self/mountinfo");
+		if (fd >= 0)
+			close(fd);
 		return -ENOENT;
 	}
-	if (pipe2(p, O_CLOEXEC) < 0) {
-		hb_error("pipe: %s", strerror(errno));
+	close(fd);	/* held, it would make fusermount3 -u fail (busy) */
+	/* A socket, not a pipe: mnt_guard_clean()'s send() to a guard that is
+	 * gone must not raise SIGPIPE. */
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+		hb_error("socketpair: %s", strerror(errno));
 		return -errno;
 	}
 	pid = fork();
 	if (pid < 0) {
 		hb_error("cannot start the unmount guard: fork: %s", strerror(errno));
-		close(p[0]);
-		close(p[1]);
+		close(sv[0]);
+		close(sv[1]);
 		return -EAGAIN;
 	}
 	if (pid == 0) {
-		close(p[1]);
-		guard(mnt, dev, p[0]);
+		close(sv[1]);
+		guard(mnt, &ours, sv[0]);
 	}
-	/* Not waited for: it lives until we are gone.  The write end stays
-	 * open (close-on-exec, so not in CMD) for the life of this process. */
-	close(p[0]);
-	return 0;
+	/* Not waited for: it lives until we are gone or say so.  Our end is
+	 * close-on-exec, so not in CMD or fusermount3. */
+	close(sv[0]);
+	return sv[1];
+}
+
+void mnt_guard_clean(int fd)
+{
+	char c = 'u';
+
+	if (fd < 0)
+		return;
+	if (send(fd, &c, 1, MSG_NOSIGNAL) < 0)
+		hb_info("the unmount guard has gone: %s", strerror(errno));
+	close(fd);
 }
 
 /* ---- the mount's readahead window ------------------------------------------ */
@@ -294,7 +391,7 @@ int mnt_read_ahead(const char *mnt, long kb, const char *base)
 	long now, want = kb;
 	int fd, n;
 
-	CLEANUP_FREE char *type = mnt_fd(mnt) >= 0 ? NULL : mounted_type(mnt, dev);
+	CLEANUP_FREE char *type = mnt_fd(mnt) >= 0 ? NULL : mountinfo_find(mnt, -1, dev, NULL);
 	if (!type) {
 		if (kb < 0)
 			return 0;

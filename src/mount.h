@@ -30,10 +30,20 @@ int mnt_check_dir(const char *mnt);
  * its dead mount (umount2 as root, fusermount3 -u -z as a user).  Beside
  * libfuse's auto_unmount, which does nothing for users before libfuse 3.15
  * (its fusermount3 cannot see a mount made without allow_other) and can
- * miss a dead mount on a busy machine.  MNT: the absolute path, as in
+ * miss a dead mount on a busy machine.  It never removes another mount:
+ * after a clean unmount the daemon tells it so (mnt_guard_clean()), and a
+ * mount is recognised by the kernel's unique mount ID (Linux >= 6.8; mount
+ * ID and device before).  MNT: the absolute path, as in
  * /proc/self/mountinfo.  Call right after the mount, before the FUSE loop
- * starts any thread. */
+ * starts any thread.  Returns the descriptor for mnt_guard_clean() (>= 0)
+ * or -errno. */
 int mnt_guard(const char *mnt);
+
+/* Tell the guard (FD from mnt_guard(); nothing when < 0) that the mount is
+ * gone the clean way, and close FD: the guard then ends without looking at
+ * MNT, where the next mount may already be.  Call as soon as the mount is
+ * gone, before the slow part of the exit (the cow file's flush). */
+void mnt_guard_clean(int fd);
 
 /* The kernel reads ahead 128 KiB on a FUSE mount, where BASE's disk may
  * read megabytes: a sequential reader such as gem5 then waits for a round

@@ -15,10 +15,23 @@
  * that lands just before the main thread goes to sleep is not lost.  The
  * mount is then removed by fusefs_serve() as always.
  *
- * CMD gets no descriptor of ours (close_range CLOEXEC before exec): a CMD
- * that held /dev/fuse or fusermount3's auto_unmount socket would keep a
- * dead daemon's mount alive.  Whether exec worked comes back through a
+ * CMD gets the process its caller would have started: the caller's signal
+ * dispositions and mask and RLIMIT_NOFILE, as runmode_prepare() found them
+ * before anything of ours changed them (SIGPIPE, which we ignore here,
+ * SIGXFSZ, which the cow file ignores, the raised fd limit, our SIGUSR1);
+ * and no descriptor of ours (hb_close_fds_from() before exec): a CMD that
+ * held /dev/fuse or fusermount3's auto_unmount socket would keep a dead
+ * daemon's mount alive.  Whether exec worked comes back through a
  * close-on-exec pipe: nothing read means CMD runs.
+ *
+ * One copy of each signal.  A signal to our process group (Ctrl-C, a kill
+ * of the group as batch systems send) would reach CMD directly and again
+ * through us.  So CMD runs in a process group of its own, and the signals
+ * we pass on go to that group, once.  When we own the terminal, CMD's group
+ * gets it (as a shell gives it to a job), so Ctrl-C reaches CMD alone and
+ * CMD can read the terminal; a stop of CMD (Ctrl-Z) stops us too and a
+ * continue continues both, and the terminal comes back to us when CMD
+ * ends.  If we die, CMD gets SIGKILL (PR_SET_PDEATHSIG): its image is gone.
  */
 #include "config.h"
 
@@ -33,6 +46,8 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -49,9 +64,13 @@ struct runmode {
 	int status;		/* exit status to report */
 	int started;		/* the supervisor runs */
 	pthread_t main, thread;
-	sigset_t oldmask;
-	struct sigaction oldchld;
 	atomic_int loop_done;
+	/* the caller's process, for CMD */
+	sigset_t caller_ign;	/* signals the caller ignored */
+	sigset_t caller_mask;
+	struct rlimit caller_nofile;
+	pid_t parent;		/* us, for CMD's check that we still live */
+	int tty;		/* the terminal we hand to CMD, or -1 */
 };
 
 static const int forwarded[] = { SIGTERM, SIGINT, SIGHUP };
@@ -139,6 +158,18 @@ int runmode_prepare(struct runmode **out, char **argv, const char *mnt, const ch
 	rm->argv = argv;
 	rm->pid = -1;
 	rm->status = 1;
+	rm->tty = -1;
+	sigemptyset(&rm->caller_ign);
+	for (int sig = 1; sig < NSIG; sig++) {
+		struct sigaction sa;
+		if (sigaction(sig, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN)
+			sigaddset(&rm->caller_ign, sig);
+	}
+	sigprocmask(SIG_SETMASK, NULL, &rm->caller_mask);
+	getrlimit(RLIMIT_NOFILE, &rm->caller_nofile);
+	/* A reader of our stderr that has gone must not kill us while CMD
+	 * runs on (libfuse does the same for a daemon). */
+	signal(SIGPIPE, SIG_IGN);
 	*out = rm;
 	return 0;
 }
@@ -159,6 +190,21 @@ static int decode_status(int st)
 	return 1;
 }
 
+/* CMD has stopped (Ctrl-Z, SIGSTOP): as a job of the caller's shell we
+ * stop too, with the terminal back; continued, CMD continues, and gets the
+ * terminal again if we are in the foreground.  Without a terminal of ours
+ * nobody would continue us: CMD stays stopped alone, as it was asked. */
+static void stopped(struct runmode *rm)
+{
+	if (rm->tty < 0)
+		return;
+	tcsetpgrp(rm->tty, getpgrp());
+	kill(0, SIGTSTP);	/* our group: to the shell, a stopped job */
+	if (tcgetpgrp(rm->tty) == getpgrp())
+		tcsetpgrp(rm->tty, rm->pid);
+	kill(-rm->pid, SIGCONT);
+}
+
 static void *supervise(void *arg)
 {
 	struct runmode *rm = arg;
@@ -173,14 +219,21 @@ static void *supervise(void *arg)
 		if (sigwait(&set, &sig) != 0)
 			continue;
 		if (sig != SIGCHLD) {
-			hb_info("passing signal %d on to %s (pid %d)", sig, rm->argv[0], (int)rm->pid);
-			kill(rm->pid, sig);
+			hb_info("passing signal %d on to %s (process group %d)", sig, rm->argv[0],
+				(int)rm->pid);
+			kill(-rm->pid, sig);
 			continue;
 		}
-		pid_t p = waitpid(rm->pid, &st, WNOHANG);
+		pid_t p = waitpid(rm->pid, &st, WNOHANG | WUNTRACED);
+		if (p == rm->pid && WIFSTOPPED(st)) {
+			stopped(rm);
+			continue;
+		}
 		if (p == rm->pid || (p < 0 && errno == ECHILD))
 			break;
 	}
+	if (rm->tty >= 0)
+		tcsetpgrp(rm->tty, getpgrp());
 	rm->status = decode_status(st);
 	hb_info("%s ended (exit status %d): unmounting", rm->argv[0], rm->status);
 	fuse_exit(rm->fuse);
@@ -191,15 +244,27 @@ static void *supervise(void *arg)
 	return NULL;
 }
 
-/* In the child: CMD with the caller's signal state and none of our
- * descriptors.  Reports exec's errno on ERRFD. */
+/* In the child: CMD in a process group of its own, with the caller's
+ * signal state and fd limit and none of our descriptors, killed if we die.
+ * Reports exec's errno on ERRFD. */
 static void __attribute__((noreturn)) exec_cmd(struct runmode *rm, int errfd)
 {
 	int e;
 
-	sigaction(SIGCHLD, &rm->oldchld, NULL);
-	sigprocmask(SIG_SETMASK, &rm->oldmask, NULL);
-	close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+	setpgid(0, 0);
+	if (rm->tty >= 0)
+		tcsetpgrp(rm->tty, getpid());	/* SIGTTOU is blocked */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != rm->parent)
+		_exit(1);	/* we are gone already: no CMD without its image */
+	for (int sig = 1; sig < NSIG; sig++) {
+		struct sigaction sa = { .sa_handler = sigismember(&rm->caller_ign, sig) ? SIG_IGN
+										: SIG_DFL };
+		if (sig != SIGKILL && sig != SIGSTOP)
+			sigaction(sig, &sa, NULL);	/* glibc's own: EINVAL, fine */
+	}
+	hb_close_fds_from(3, 1);
+	setrlimit(RLIMIT_NOFILE, &rm->caller_nofile);
+	sigprocmask(SIG_SETMASK, &rm->caller_mask, NULL);
 	execvp(rm->argv[0], rm->argv);
 	e = errno;
 	if (write(errfd, &e, sizeof e) < 0)
@@ -217,16 +282,23 @@ int runmode_start(struct runmode *rm, struct fuse *f)
 
 	rm->fuse = f;
 	rm->main = pthread_self();
+	rm->parent = getpid();
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGUSR1, &sa, NULL);
 	/* An inherited SIG_IGN would reap CMD behind our back. */
 	sigemptyset(&dfl.sa_mask);
-	sigaction(SIGCHLD, &dfl, &rm->oldchld);
+	sigaction(SIGCHLD, &dfl, NULL);
 	sigemptyset(&block);
 	for (size_t i = 0; i < HB_ARRAY_SIZE(forwarded); i++)
 		sigaddset(&block, forwarded[i]);
 	sigaddset(&block, SIGCHLD);
-	pthread_sigmask(SIG_BLOCK, &block, &rm->oldmask);
+	/* tcsetpgrp() from a background group; our writes to the terminal
+	 * once CMD owns it */
+	sigaddset(&block, SIGTTOU);
+	pthread_sigmask(SIG_BLOCK, &block, NULL);
+	for (int fd = 0; fd <= 2 && rm->tty < 0; fd++)
+		if (isatty(fd) && tcgetpgrp(fd) == getpgrp())
+			rm->tty = fd;
 
 	if (pipe2(p, O_CLOEXEC) < 0) {
 		hb_error("pipe: %s", strerror(errno));
@@ -244,12 +316,18 @@ int runmode_start(struct runmode *rm, struct fuse *f)
 		close(p[0]);
 		exec_cmd(rm, p[1]);
 	}
+	/* Both sides, as shells do: whichever runs first. */
+	setpgid(rm->pid, rm->pid);
+	if (rm->tty >= 0)
+		tcsetpgrp(rm->tty, rm->pid);
 	close(p[1]);
 	do
 		n = read(p[0], &e, sizeof e);
 	while (n < 0 && errno == EINTR);
 	close(p[0]);
 	if (n == sizeof e) {
+		if (rm->tty >= 0)
+			tcsetpgrp(rm->tty, getpgrp());
 		hb_error("cannot run '%s': %s", rm->argv[0], strerror(e));
 		waitpid(rm->pid, &st, 0);
 		rm->status = e == ENOENT ? RUNMODE_NOT_FOUND : RUNMODE_NOT_EXEC;

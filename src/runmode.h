@@ -5,7 +5,10 @@
  * where every process of the step is killed when it ends.  The serving
  * process stays in the foreground, forks CMD once MNT/NAME is mounted and
  * ends the FUSE loop when CMD ends; fusefs_serve() then unmounts as always.
- * SIGTERM, SIGINT and SIGHUP to hackbackfs go to CMD instead.
+ * SIGTERM, SIGINT and SIGHUP to hackbackfs go to CMD instead (to its
+ * process group, once).  CMD gets its caller's signal dispositions, signal
+ * mask and RLIMIT_NOFILE, none of our descriptors, the terminal when we
+ * have it, and SIGKILL if hackbackfs dies.
  *
  *   runmode_prepare()  before anything is built or mounted: finds CMD on
  *                      PATH (one error line and 127 when it is not there)
@@ -30,7 +33,9 @@ struct runmode;
 
 /* argv: CMD and its arguments (NULL-terminated, kept, not copied).  mnt:
  * the mount point as given, name: the image's name in it.  On failure
- * *status is the exit status to use. */
+ * *status is the exit status to use.  Call before anything changes a
+ * signal's disposition, the signal mask or RLIMIT_NOFILE: what it finds is
+ * what CMD gets.  From then on SIGPIPE is ignored. */
 int runmode_prepare(struct runmode **out, char **argv, const char *mnt, const char *name,
 		    int *status);
 int runmode_start(struct runmode *rm, struct fuse *f);

@@ -40,6 +40,19 @@ void hb_set_verbose(int verbose);
 ssize_t hb_pread_full(int fd, void *buf, size_t len, uint64_t off);
 ssize_t hb_pwrite_full(int fd, const void *buf, size_t len, uint64_t off);
 
+/* Close every descriptor from lowfd up or, with cloexec_only, mark them
+ * close-on-exec: what a child gets before exec, so that it holds nothing
+ * of ours (a /dev/fuse descriptor held elsewhere keeps a dead daemon's
+ * mount alive).  close_range() where configure found it (Linux 5.9, glibc
+ * 2.34; CLOEXEC since Linux 5.11), else, or when the kernel says ENOSYS or
+ * EINVAL, hb_close_fds_walk().  Async-signal-safe: for the child of a
+ * threaded fork.  0 or -errno. */
+int hb_close_fds_from(int lowfd, int cloexec_only);
+
+/* The fallback, on its own for the unit test: the descriptors listed in
+ * /proc/self/fd, or without /proc every number below the fd limit. */
+int hb_close_fds_walk(int lowfd, int cloexec_only);
+
 /* Scoped cleanup, as in nbdkit: the variable is freed / closed when it
  * goes out of scope. */
 static inline void hb_free_ptr(void *p) { free(*(void **)p); }
