@@ -103,24 +103,41 @@ static int scan_overlays(const struct build_opts *o, struct overlay *ov)
 /* The time stamp of everything injected.  By default it depends on BASE
  * alone (its file system's last write time), never on the overlay's
  * mtimes: those change with every copy of the overlay. */
-int64_t build_epoch(const struct build_opts *o, const struct partition *p, const char **from)
+int build_epoch(const struct build_opts *o, const struct partition *p, int64_t *epoch,
+		const char **from)
 {
 	const char *sde = getenv("SOURCE_DATE_EPOCH");
+	int64_t max = p->inode_size > 128 ? BUILD_EPOCH_MAX : BUILD_EPOCH_MAX_SMALL;
 
 	*from = "option";
-	if (o->have_epoch)
-		return o->epoch > 0 ? o->epoch : 1;
-	if (sde && *sde) {
+	if (o->have_epoch) {
+		*epoch = o->epoch > 0 ? o->epoch : 1;
+	} else if (sde && *sde) {
 		char *end;
-		long long v = strtoll(sde, &end, 10);
+		long long v;
+
+		errno = 0;
+		v = strtoll(sde, &end, 10);
 		*from = "SOURCE_DATE_EPOCH";
-		if (*end == '\0' && v > 0)
-			return v;
+		if (*sde < '0' || *sde > '9' || *end || errno || v > max) {
+			hb_error("SOURCE_DATE_EPOCH='%s' is not a time the image can hold (seconds "
+				 "since 1970 as a plain decimal number, at most %lld%s)", sde,
+				 (long long)max, p->inode_size > 128 ? "" : " on 128-byte inodes");
+			return -EINVAL;
+		}
+		*epoch = v > 0 ? v : 1;
+	} else {
+		*from = "base";
+		*epoch = p->fs_wtime > 0 ? p->fs_wtime : p->fs_mkfs_time > 0 ? p->fs_mkfs_time : 1;
 	}
-	*from = "base";
-	if (p->fs_wtime > 0)
-		return p->fs_wtime;
-	return p->fs_mkfs_time > 0 ? p->fs_mkfs_time : 1;
+	if (*epoch > max) {
+		hb_error("%s%lld: the file system's %u-byte inodes hold times up to %lld only%s",
+			 o->have_epoch ? "-o epoch=" : "the time stamp from BASE's last write, ",
+			 (long long)*epoch, p->inode_size, (long long)max,
+			 p->inode_size > 128 ? "" : " (signed 32 bits: 2038-01-19)");
+		return -EINVAL;
+	}
+	return 0;
 }
 
 static int identify(const struct build_opts *o, struct build *b, const unsigned char *slot)
@@ -264,7 +281,8 @@ int build_image(const struct build_opts *o, struct build *b)
 		goto fail;
 	if ((r = make_slot(o->restore, &slot)) < 0)
 		goto fail;
-	b->epoch = build_epoch(o, &b->img->part, &b->epoch_from);
+	if ((r = build_epoch(o, &b->img->part, &b->epoch, &b->epoch_from)) < 0)
+		goto fail;
 	hb_info("injecting %zu overlay entries (%" PRIu64 " MiB of file data)", b->ov.n,
 		b->ov.total_file_bytes >> 20);
 

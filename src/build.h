@@ -67,7 +67,14 @@ void build_free(struct build *b);
 /* The time stamp of everything injected: o->epoch when have_epoch, else
  * $SOURCE_DATE_EPOCH, else p's file system's last write time (creation
  * time, 1 if neither is set).  *from says which ("option",
- * "SOURCE_DATE_EPOCH", "base"). */
-int64_t build_epoch(const struct build_opts *o, const struct partition *p, const char **from);
+ * "SOURCE_DATE_EPOCH", "base").  A time the file system's inodes cannot
+ * hold (BUILD_EPOCH_MAX_SMALL on 128-byte inodes, BUILD_EPOCH_MAX with
+ * ext4's extra time bits) and a SOURCE_DATE_EPOCH that is not a plain
+ * decimal number are errors, as the reproducible-builds specification
+ * asks: -EINVAL after one hb_error(). */
+#define BUILD_EPOCH_MAX_SMALL 2147483647LL	/* 2038-01-19, signed 32 bits */
+#define BUILD_EPOCH_MAX 15032385535LL		/* 2446-05-10, 32 bits + 2 epoch bits */
+int build_epoch(const struct build_opts *o, const struct partition *p, int64_t *epoch,
+		const char **from);
 
 #endif

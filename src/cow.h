@@ -33,13 +33,28 @@
 #define COW_RECORD (8u + DELTA_UNIT)
 #define COW_ID_LEN 32
 
-/* Open path, creating it with a header when it is empty, and lock it for
- * this process alone.  An existing file must belong to an image of
- * image_size bytes with identity id (-EEXIST otherwise; -EINVAL when it is
- * not a cow file at all; -EBUSY when another process holds it).  Returns
- * the descriptor (close-on-exec) and the file's size in *fsize. */
+/* How long cow_open() waits for another process's lock, seconds
+ * (HB_COW_LOCK_WAIT=N in the environment: N instead, a test hook). */
+#define COW_LOCK_WAIT 10
+
+/* Open path for an image of image_size bytes with identity id and lock it.
+ *
+ * A missing path is created with O_EXCL semantics, mode 0600 (a header
+ * written and synced under a temporary name, then linked, never over a
+ * file that appeared meanwhile).  An existing path must be the caller's
+ * own regular file, not a symbolic link, not writable by group or others
+ * (-EPERM, -ELOOP: anyone could have planted it), belong to this image
+ * (-EEXIST otherwise; -EINVAL when it is not a cow file at all).
+ *
+ * readonly: opened O_RDONLY and locked shared, never created or written;
+ * -ENOENT, with no message, when there is nothing saved (no file, or an
+ * empty one).  Otherwise locked exclusive.  A lock held by another
+ * process is waited for up to COW_LOCK_WAIT seconds (said on stderr), then
+ * -EBUSY.
+ *
+ * Returns the descriptor (close-on-exec) and the file's size in *fsize. */
 int cow_open(const char *path, uint64_t image_size, const unsigned char id[COW_ID_LEN],
-	     uint64_t *fsize);
+	     int readonly, uint64_t *fsize);
 
 /* Read the records of fd (the file at path, fsize bytes, for an image of
  * units units): fn(unit, pos, arg) for each whole record, pos being where

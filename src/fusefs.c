@@ -41,6 +41,8 @@ struct fusefs {
 	uid_t uid;
 	gid_t gid;
 	int guard;		/* mnt_guard()'s descriptor, or -1 */
+	mode_t image_mode;	/* permission bits served, see serve_mode() */
+	mode_t json_mode;
 };
 
 enum node { NODE_NONE, NODE_ROOT, NODE_IMAGE, NODE_JSON };
@@ -123,7 +125,7 @@ static int hb_getattr(const char *path, struct stat *st, struct fuse_file_info *
 		return 0;
 	case NODE_IMAGE:
 		st->st_ino = 2;
-		st->st_mode = S_IFREG | (b->img->readonly ? 0444 : 0644);
+		st->st_mode = S_IFREG | fs->image_mode;
 		st->st_nlink = 1;
 		st->st_size = (off_t)b->img->size;
 		st->st_blksize = 4096;
@@ -131,7 +133,7 @@ static int hb_getattr(const char *path, struct stat *st, struct fuse_file_info *
 		return 0;
 	case NODE_JSON:
 		st->st_ino = 3;
-		st->st_mode = S_IFREG | 0444;
+		st->st_mode = S_IFREG | fs->json_mode;
 		st->st_nlink = 1;
 		st->st_size = (off_t)b->manifest_len;
 		return 0;
@@ -157,6 +159,22 @@ static int hb_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_t o
 	return 0;
 }
 
+/* The kernel checks the mode itself (default_permissions); this is for a
+ * mount the caller made (/dev/fd/N), whose options are not ours.  Group
+ * means the caller's primary group only: a member through a supplementary
+ * group is refused, never wrongly let in. */
+static int may_open(const struct fusefs *fs, enum node n, int writing, int reading)
+{
+	const struct fuse_context *c = fuse_get_context();
+	mode_t mode = n == NODE_IMAGE ? fs->image_mode : fs->json_mode;
+	mode_t bits;
+
+	if (c->uid == 0 || c->uid == fs->uid)
+		return 1;
+	bits = c->gid == fs->gid ? (mode >> 3) & 7 : mode & 7;
+	return (!reading || (bits & 4)) && (!writing || (bits & 2));
+}
+
 static int hb_open(const char *path, struct fuse_file_info *fi)
 {
 	struct fusefs *fs = ctx();
@@ -169,6 +187,8 @@ static int hb_open(const char *path, struct fuse_file_info *fi)
 		return -EISDIR;
 	if (writing && (n == NODE_JSON || fs->b->img->readonly))
 		return n == NODE_JSON ? -EACCES : -EROFS;
+	if (!may_open(fs, n, writing, (fi->flags & O_ACCMODE) != O_WRONLY))
+		return -EACCES;
 	if (fi->flags & O_TRUNC)
 		return -EPERM;
 	struct open_file *of = calloc(1, sizeof *of);
@@ -389,12 +409,34 @@ void fusefs_free(struct fusefs *fs)
 	free(fs);
 }
 
+/* Who may open the files, for the kernel's check (default_permissions,
+ * which main.c always asks for): with -o allow_other, other users reach
+ * the mount, and the image must not show them more of BASE than BASE
+ * itself does, nor take their writes when BASE would not.  The owner is
+ * the one who mounted (and could read BASE); group and others get BASE's
+ * own bits for BASE's own group; -o ro takes every write bit away. */
+static void serve_mode(struct fusefs *fs, int base_fd, int readonly)
+{
+	struct stat st;
+	mode_t shared = 0;
+
+	if (fstat(base_fd, &st) == 0) {
+		shared = st.st_mode & 0066;
+		fs->gid = st.st_gid;
+	}
+	fs->image_mode = 0600 | shared;
+	if (readonly)
+		fs->image_mode &= ~0222u;
+	fs->json_mode = (fs->image_mode | 0400) & 0444;
+}
+
 int fusefs_serve(struct fusefs *fs, struct build *b)
 {
 	struct fuse_session *se = fuse_get_session(fs->fuse);
 	int r;
 
 	fs->b = b;
+	serve_mode(fs, b->img->base_fd, b->img->readonly);
 	if (fuse_mount(fs->fuse, fs->cfg.mountpoint) != 0) {
 		hb_error("cannot mount on %s (is fusermount3 installed and /dev/fuse usable?)",
 			 fs->cfg.mountpoint);

@@ -505,7 +505,11 @@ int image_attach_cow(struct image *img, const char *path, const unsigned char id
 
 	if (!img->frozen)
 		return -EINVAL;
-	fd = cow_open(path, img->size, id, &fsize);
+	fd = cow_open(path, img->size, id, img->readonly, &fsize);
+	if (fd == -ENOENT && img->readonly) {
+		hb_info("cow file %s: nothing saved yet; read-only, so none is created", path);
+		return 0;
+	}
 	if (fd < 0)
 		return fd;
 

@@ -112,8 +112,10 @@ int image_freeze(struct image *img, uint64_t mem_limit, int readonly);
 
 /* Keep guest writes in the file at path instead of memory.  The file starts
  * with a header holding id (the image identity): an existing file is reused
- * only when its id matches, otherwise refused with -EEXIST and a message.
- * Call after image_freeze(). */
+ * only when its id matches, otherwise refused with -EEXIST and a message
+ * (and see cow_open() in cow.h for what else is refused).  A read-only
+ * image (image_freeze()) reads the saved writes and never creates, writes
+ * or locks the file exclusively.  Call after image_freeze(). */
 int image_attach_cow(struct image *img, const char *path, const unsigned char id[32]);
 int image_flush(struct image *img);
 

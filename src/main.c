@@ -175,30 +175,39 @@ static void usage(FILE *f)
 "\n");
 }
 
-/* "123", "64K", "1G" -> bytes. */
+/* "123", "64K", "64KiB", "64KB", "1G" -> bytes; a number that does not
+ * fit in 64 bits is refused, never wrapped. */
 static int parse_size(const char *s, uint64_t *out)
 {
+	static const char units[] = "KMGT";
 	char *end;
+	const char *u;
 	unsigned long long v;
+	int shift = 0;
 
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
 	errno = 0;
 	v = strtoull(s, &end, 10);
-	if (errno || end == s || *s == '-')
+	if (errno)
 		return -EINVAL;
-	switch (*end) {
-	case 'k': case 'K': v <<= 10; end++; break;
-	case 'm': case 'M': v <<= 20; end++; break;
-	case 'g': case 'G': v <<= 30; end++; break;
-	case 't': case 'T': v <<= 40; end++; break;
+	if (*end && (u = strchr(units, *end & ~0x20))) {
+		shift = 10 * (int)(u - units + 1);
+		end++;
+		if (*end == 'i' && end[1] == 'B')
+			end += 2;
+		else if (*end == 'B')
+			end++;
+	} else if (*end == 'B') {
+		end++;
 	}
-	if (*end == 'i' || *end == 'B')
-		end += (end[0] == 'i' && end[1] == 'B') ? 2 : 1;
-	if (*end)
+	if (*end || (shift && v > (UINT64_MAX >> shift)))
 		return -EINVAL;
-	*out = v;
+	*out = (uint64_t)v << shift;
 	return 0;
 }
 
+/* A decimal number in [0, max]: digits only (no sign, no blanks). */
 static int parse_uint(const char *s, const char *opt, unsigned long long max,
 		      unsigned long long *out)
 {
@@ -206,11 +215,37 @@ static int parse_uint(const char *s, const char *opt, unsigned long long max,
 
 	errno = 0;
 	*out = strtoull(s, &end, 10);
-	if (errno || end == s || *end || *s == '-' || *out > max) {
-		hb_error("bad value for -o %s: '%s'", opt, s);
+	if (*s < '0' || *s > '9' || errno || *end || *out > max) {
+		hb_error("bad value for -o %s: '%s' (a whole number from 0 to %llu)", opt, s, max);
 		return -EINVAL;
 	}
 	return 0;
+}
+
+/* "UID:GID", each a number an ext inode can hold; (uid_t)-1 is "no
+ * owner" to the kernel, so not an owner either. */
+static int parse_owner(const char *s, uid_t *uid, gid_t *gid)
+{
+	unsigned long long u, g;
+	const char *colon = strchr(s, ':');
+	char *end;
+
+	errno = 0;
+	if (!colon || *s < '0' || *s > '9' || colon[1] < '0' || colon[1] > '9')
+		goto bad;
+	u = strtoull(s, &end, 10);
+	if (errno || end != colon || u >= UINT32_MAX)
+		goto bad;
+	g = strtoull(colon + 1, &end, 10);
+	if (errno || *end || g >= UINT32_MAX)
+		goto bad;
+	*uid = (uid_t)u;
+	*gid = (gid_t)g;
+	return 0;
+bad:
+	hb_error("bad value for -o owner: '%s' (want UID:GID, each a number from 0 to %u)", s,
+		 UINT32_MAX - 1);
+	return -EINVAL;
 }
 
 /* Fill the build options from the command line. */
@@ -230,7 +265,10 @@ static int build_options(const struct cli *c, struct build_opts *o, uint64_t *co
 	if (c->partition) {
 		if (strcmp(c->partition, "whole") == 0)
 			o->partition = PARTITION_WHOLE;
-		else if (parse_uint(c->partition, "partition", 128, &v) < 0 || v == 0) {
+		/* Up to what libblkid can number (GPT tables may hold more than
+		 * 128 entries, logical partitions go on); one it does not find
+		 * is refused by the probe, naming those there are. */
+		else if (parse_uint(c->partition, "partition", INT_MAX, &v) < 0 || v == 0) {
 			if (v == 0)
 				hb_error("bad value for -o partition: '%s' (partitions count from 1)",
 					 c->partition);
@@ -238,22 +276,16 @@ static int build_options(const struct cli *c, struct build_opts *o, uint64_t *co
 		} else
 			o->partition = (int)v;
 	}
-	if (c->owner) {
-		unsigned u, g;
-		char tail;
-		if (sscanf(c->owner, "%u:%u%c", &u, &g, &tail) != 2) {
-			hb_error("bad value for -o owner: '%s' (want UID:GID, numeric)", c->owner);
-			return -EINVAL;
-		}
-		o->uid = u;
-		o->gid = g;
-	}
+	if (c->owner && parse_owner(c->owner, &o->uid, &o->gid) < 0)
+		return -EINVAL;
 	if (c->owner && c->keep_owner) {
 		hb_error("-o owner and -o keep_owner exclude each other");
 		return -EINVAL;
 	}
 	if (c->epoch) {
-		if (parse_uint(c->epoch, "epoch", UINT32_MAX, &v) < 0)
+		/* The widest any inode holds; build_epoch() checks it against
+		 * the file system's inode size. */
+		if (parse_uint(c->epoch, "epoch", BUILD_EPOCH_MAX, &v) < 0)
 			return -EINVAL;
 		o->have_epoch = 1;
 		o->epoch = (int64_t)v;
@@ -270,7 +302,8 @@ static int build_options(const struct cli *c, struct build_opts *o, uint64_t *co
 	}
 	*cow_limit = 1ull << 30;
 	if (c->cow_limit && parse_size(c->cow_limit, cow_limit) < 0) {
-		hb_error("bad value for -o cow_limit: '%s' (a size such as 512M or 2G)", c->cow_limit);
+		hb_error("bad value for -o cow_limit: '%s' (a size such as 512M or 2G, below 16E)",
+			 c->cow_limit);
 		return -EINVAL;
 	}
 	if (c->name && (!*c->name || strchr(c->name, '/') || strcmp(c->name, ".") == 0 ||
@@ -397,6 +430,10 @@ int main(int argc, char *argv[])
 		if (guard)
 			fuse_opt_add_arg(&args, "-oauto_unmount");
 	}
+	/* The kernel checks every open against the modes that fusefs.c
+	 * derives from BASE's: with -o allow_other, another user reads
+	 * (writes) the image only where BASE lets them. */
+	fuse_opt_add_arg(&args, "-odefault_permissions");
 	long read_ahead_kb = -1;	/* auto */
 	if (c.read_ahead_kb) {
 		unsigned long long v;

@@ -280,6 +280,8 @@ static int check_fs_size(int fd, const char *path, const struct part *p, struct 
 	}
 	out->fs_wtime = (int64_t)(hb_get_le(sb + 0x30, 4) | hb_get_le(sb + 0x274, 1) << 32);
 	out->fs_mkfs_time = (int64_t)(hb_get_le(sb + 0x108, 4) | hb_get_le(sb + 0x276, 1) << 32);
+	/* Revision 0 has fixed 128-byte inodes and no s_inode_size. */
+	out->inode_size = hb_get_le(sb + 0x4C, 4) == 0 ? 128 : (unsigned)hb_get_le(sb + 0x58, 2);
 	return 0;
 }
 

@@ -23,6 +23,7 @@ struct partition {
 	uint64_t fs_size;	/* bytes the file system says it spans (<= size) */
 	int64_t fs_wtime;	/* superblock's last write time (0: never set) */
 	int64_t fs_mkfs_time;	/* superblock's creation time (0: not recorded) */
+	unsigned inode_size;	/* bytes of an inode (128: 32-bit times only) */
 };
 
 /* Probe the open base file (fd, whose name is path, used in messages).

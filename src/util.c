@@ -52,6 +52,19 @@ void hb_error_quiet(int quiet)
 	error_quiet = quiet;
 }
 
+void hb_notice(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (error_quiet)
+		return;
+	fprintf(stderr, "%s: ", HB_PROGRAM);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
 void hb_set_verbose(int v)
 {
 	verbose = v;

@@ -31,6 +31,10 @@ void hb_error_quiet(int quiet);
  * for a daemon whose stderr is gone. */
 void hb_error_syslog(int on);
 
+/* A line on stderr that the user must see although nothing failed (a
+ * wait, a warning); not recorded as an error, silenced by hb_error_quiet(). */
+void hb_notice(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* Optional progress line on stderr, printed only when hb_verbose is set. */
 void hb_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void hb_set_verbose(int verbose);

@@ -14,6 +14,7 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -737,12 +738,22 @@ START_TEST(test_cow_other_id)
 }
 END_TEST
 
-/* One image at a time per cow file: a second attach is refused while the
- * first holds it, and allowed once it is closed. */
+/* One image at a time per cow file: a second attach waits for the first
+ * to let go (the daemon of the last mount, still syncing), and is refused
+ * when it does not within the wait. */
+static void *close_later(void *arg)
+{
+	usleep(300 * 1000);
+	image_close(arg);
+	return NULL;
+}
+
 START_TEST(test_cow_busy)
 {
 	struct image *other = NULL;
+	pthread_t t;
 
+	setenv("HB_COW_LOCK_WAIT", "1", 1);
 	ck_assert_int_eq(image_freeze(img, 0, 0), 0);
 	ck_assert_int_eq(image_attach_cow(img, cow_path, id_a), 0);
 	ck_assert_int_eq(image_open(&other, base_path, PARTITION_AUTO), 0);
@@ -750,7 +761,85 @@ START_TEST(test_cow_busy)
 	ck_assert_int_eq(image_attach_cow(other, cow_path, id_a), -EBUSY);
 	ck_assert_ptr_nonnull(strstr(hb_last_error(), "in use"));
 	image_close(other);
+	/* Released while the second one waits: it goes on. */
+	setenv("HB_COW_LOCK_WAIT", "3", 1);
+	ck_assert_int_eq(pthread_create(&t, NULL, close_later, img), 0);
+	img = NULL;
+	ck_assert_int_eq(image_open(&img, base_path, PARTITION_AUTO), 0);
+	ck_assert_int_eq(image_freeze(img, 0, 0), 0);
+	ck_assert_int_eq(image_attach_cow(img, cow_path, id_a), 0);
+	pthread_join(t, NULL);
+	unsetenv("HB_COW_LOCK_WAIT");
+}
+END_TEST
+
+/* A read-only image reads the saved writes with a shared lock: two of
+ * them at once, and never a byte written, nor a file created. */
+START_TEST(test_cow_readonly)
+{
+	struct image *other = NULL;
+	unsigned char before[DIGEST_LEN], after[DIGEST_LEN];
+	unsigned char buf[DELTA_UNIT];
+
+	rng_state = 13;
+	ck_assert_int_eq(image_freeze(img, 0, 1), 0);
+	ck_assert_int_eq(image_attach_cow(img, cow_path, id_a), 0);	/* nothing saved */
+	ck_assert_int_eq(access(cow_path, F_OK), -1);
 	reopen_frozen();
+	ck_assert_int_eq(image_attach_cow(img, cow_path, id_a), 0);
+	write_both(5 * DELTA_UNIT, 100);
+	image_close(img);
+	img = NULL;
+	hash_file(cow_path, before);
+	ck_assert_int_eq(chmod(cow_path, 0400), 0);
+	ck_assert_int_eq(image_open(&img, base_path, PARTITION_AUTO), 0);
+	ck_assert_int_eq(image_freeze(img, 0, 1), 0);
+	ck_assert_int_eq(image_attach_cow(img, cow_path, id_a), 0);
+	ck_assert_int_eq(image_open(&other, base_path, PARTITION_AUTO), 0);
+	ck_assert_int_eq(image_freeze(other, 0, 1), 0);
+	ck_assert_int_eq(image_attach_cow(other, cow_path, id_a), 0);
+	assert_image();
+	ck_assert_int_eq(image_read(other, buf, DELTA_UNIT, 5 * DELTA_UNIT), DELTA_UNIT);
+	ck_assert_int_eq(memcmp(buf, shadow + 5 * DELTA_UNIT, DELTA_UNIT), 0);
+	ck_assert_int_eq(image_write(other, buf, 10, 0), -EROFS);
+	image_close(other);
+	hash_file(cow_path, after);
+	ck_assert_int_eq(memcmp(before, after, DIGEST_LEN), 0);
+}
+END_TEST
+
+/* A cow file anyone could have planted is refused: a symbolic link, one
+ * writable by group or others, one owned by someone else (as root).  A
+ * new one is created 0600 whatever the umask. */
+START_TEST(test_cow_planted)
+{
+	char link[200];
+	struct stat st;
+	mode_t mask;
+
+	ck_assert_int_eq(image_freeze(img, 0, 0), 0);
+	mask = umask(0);
+	ck_assert_int_eq(image_attach_cow(img, cow_path, id_a), 0);
+	umask(mask);
+	ck_assert_int_eq(stat(cow_path, &st), 0);
+	ck_assert_int_eq(st.st_mode & 07777, 0600);
+	reopen_frozen();
+	snprintf(link, sizeof link, "%s/link.cow", tmpdir);
+	ck_assert_int_eq(symlink(cow_path, link), 0);
+	ck_assert_int_eq(image_attach_cow(img, link, id_a), -ELOOP);
+	ck_assert_ptr_nonnull(strstr(hb_last_error(), "symbolic link"));
+	ck_assert_int_eq(chmod(cow_path, 0620), 0);
+	ck_assert_int_eq(image_attach_cow(img, cow_path, id_a), -EPERM);
+	ck_assert_ptr_nonnull(strstr(hb_last_error(), "writable by group or others"));
+	ck_assert_int_eq(chmod(cow_path, 0602), 0);
+	ck_assert_int_eq(image_attach_cow(img, cow_path, id_a), -EPERM);
+	ck_assert_int_eq(chmod(cow_path, 0600), 0);
+	if (geteuid() == 0) {
+		ck_assert_int_eq(chown(cow_path, 65534, 65534), 0);
+		ck_assert_int_eq(image_attach_cow(img, cow_path, id_a), -EPERM);
+		ck_assert_ptr_nonnull(strstr(hb_last_error(), "not to you"));
+		ck_assert_int_eq(chown(cow_path, 0, 0), 0);
+	}
 	ck_assert_int_eq(image_attach_cow(img, cow_path, id_a), 0);
 }
 END_TEST
@@ -963,6 +1052,8 @@ static Suite *image_suite(void)
 	tcase_add_test(cow, test_cow_other_id);
 	tcase_add_test(cow, test_cow_other_size);
 	tcase_add_test(cow, test_cow_busy);
+	tcase_add_test(cow, test_cow_readonly);
+	tcase_add_test(cow, test_cow_planted);
 	tcase_add_test(cow, test_cow_not_a_cow_file);
 	tcase_add_test(cow, test_cow_torn_record);
 	tcase_add_test(cow, test_cow_corrupt_record);

@@ -11,7 +11,11 @@
 # point, a file as mount point, a non-empty one, one already mounted; an
 # unknown -o option, partition=7, owner=abc, epoch=x, cow_limit=abc,
 # name=a/b, owner with keep_owner, a missing restore script, too many
-# arguments, too few, umask=8; --digests of a bad base, without an overlay
+# arguments, too few, umask=8; numbers out of range for where they go
+# (owner=-1:-1, owner=4294967296:0, owner=+7:+8, cow_limit=16777216T,
+# cow_limit=1iB, epoch past 2446, epoch=3000000000 on 128-byte inodes, a
+# malformed or too large SOURCE_DATE_EPOCH; partition=200 reaches the
+# probe); --digests of a bad base, without an overlay
 # and with an unknown option; a gzip-compressed base and a truncated one.
 . "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
 . "$top_srcdir/tests/mount-lib.sh"
@@ -178,6 +182,47 @@ refuse "no mount point" "^hackbackfs: no mount point given" \
 
 refuse "umask=8" "^hackbackfs: bad value for -o umask: '8'" \
 	-- -o umask=8 "$base" "$ov" "$mnt"
+
+# Numbers: range-checked for where they go, never wrapped, no sign.
+refuse "owner=-1:-1" "^hackbackfs: bad value for -o owner: '-1:-1'" \
+	-- -o owner=-1:-1 "$base" "$ov" "$mnt"
+refuse "owner=4294967296:0" "^hackbackfs: bad value for -o owner: '4294967296:0'" \
+	-- -o owner=4294967296:0 "$base" "$ov" "$mnt"
+refuse "owner=4294967295:0" "^hackbackfs: bad value for -o owner: '4294967295:0'" \
+	-- -o owner=4294967295:0 "$base" "$ov" "$mnt"
+refuse "owner=+7:+8" "^hackbackfs: bad value for -o owner: '\\+7:\\+8'" \
+	-- -o owner=+7:+8 "$base" "$ov" "$mnt"
+refuse "cow_limit=16777216T" "^hackbackfs: bad value for -o cow_limit: '16777216T'" \
+	-- -o cow_limit=16777216T "$base" "$ov" "$mnt"
+refuse "cow_limit=1iB" "^hackbackfs: bad value for -o cow_limit: '1iB'" \
+	-- -o cow_limit=1iB "$base" "$ov" "$mnt"
+refuse "cow_limit=-1" "^hackbackfs: bad value for -o cow_limit: '-1'" \
+	-- -o cow_limit=-1 "$base" "$ov" "$mnt"
+refuse "epoch=+5" "^hackbackfs: bad value for -o epoch: '\\+5'" \
+	-- -o epoch=+5 "$base" "$ov" "$mnt"
+refuse "epoch=15032385536" "^hackbackfs: bad value for -o epoch: '15032385536'" \
+	-- -o epoch=15032385536 "$base" "$ov" "$mnt"
+refuse "partition=200" "^hackbackfs: .*base\\.img has no partition 200" \
+	-- -o partition=200 "$base" "$ov" "$mnt"
+refuse "read_ahead_kb= 5" "^hackbackfs: bad value for -o read_ahead_kb: ' 5'" \
+	-- -o "read_ahead_kb= 5" "$base" "$ov" "$mnt"
+# 128-byte inodes hold signed 32-bit times: 2038 and no later.
+mke2fs -q -F -t ext2 -I 128 "$tmp/small-inodes.img" 4M
+refuse "epoch=3000000000 on 128-byte inodes" "^hackbackfs: -o epoch=3000000000: the file system's 128-byte inodes hold times up to 2147483647 only" \
+	--watch "$tmp/small-inodes.img" -- -o epoch=3000000000 "$tmp/small-inodes.img" "$ov" "$mnt"
+"$HB" --digests -o epoch=3000000000 "$base" "$ov" >/dev/null 2>"$tmp/stderr" ||
+	fail "epoch=3000000000 on 256-byte inodes refused: $(cat "$tmp/stderr")"
+SOURCE_DATE_EPOCH=17179869184
+export SOURCE_DATE_EPOCH
+refuse "SOURCE_DATE_EPOCH=17179869184" "^hackbackfs: SOURCE_DATE_EPOCH='17179869184' is not a time the image can hold" \
+	-- "$base" "$ov" "$mnt"
+SOURCE_DATE_EPOCH=12abc
+refuse "SOURCE_DATE_EPOCH=12abc" "^hackbackfs: SOURCE_DATE_EPOCH='12abc' is not a time the image can hold" \
+	-- "$base" "$ov" "$mnt"
+SOURCE_DATE_EPOCH=-5
+refuse "SOURCE_DATE_EPOCH=-5" "^hackbackfs: SOURCE_DATE_EPOCH='-5' is not a time the image can hold" \
+	-- "$base" "$ov" "$mnt"
+unset SOURCE_DATE_EPOCH
 
 # ---- bases the guest could not read ----------------------------------------------------
 gzip -c "$base" >"$tmp/base.img.gz"

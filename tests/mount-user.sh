@@ -103,3 +103,86 @@ n=20
 while pgrep -u "$uid" >/dev/null && [ "$n" -gt 0 ]; do sleep 0.1; n=$((n - 1)); done
 ! pgrep -u "$uid" >/dev/null || fail "processes of $user left: $(pgrep -a -u "$uid")"
 echo "ok: no process of $user left"
+
+# ---- -o allow_other: other users get no more than BASE gives them --------------------------
+# root's mount of root's BASE: 0600 -> the user cannot read the image;
+# 0644 -> the user reads it but cannot write (the kernel checks the mode:
+# default_permissions).  The image's owner is the one who mounted.
+cp "$u/base.img" "$tmp/rootbase.img"
+chmod 0600 "$tmp/rootbase.img"
+mkdir -m 0755 "$tmp/amnt"
+mount_hb -o allow_other "$tmp/rootbase.img" "$u/ov" "$tmp/amnt"
+[ "$(stat -c %a "$tmp/amnt/hack-back")" = 600 ] ||
+	fail "allow_other, BASE 0600: the image is served $(stat -c %a "$tmp/amnt/hack-back")"
+as_user head -c 512 "$tmp/amnt/hack-back" >/dev/null 2>&1 &&
+	fail "allow_other: $user read root's image of a 0600 BASE it cannot read"
+as_user head -c 512 "$tmp/amnt/hack-back.json" >/dev/null 2>&1 &&
+	fail "allow_other: $user read the manifest of a 0600 BASE it cannot read"
+unmount_hb "$tmp/amnt"
+chmod 0644 "$tmp/rootbase.img"
+mount_hb -o allow_other "$tmp/rootbase.img" "$u/ov" "$tmp/amnt"
+as_user head -c 512 "$tmp/amnt/hack-back" >/dev/null || fail "allow_other: $user cannot read the image of a 0644 BASE"
+as_user dd if="$tmp/data" of="$tmp/amnt/hack-back" bs=1 seek=4096 conv=notrunc status=none 2>/dev/null &&
+	fail "allow_other: $user wrote into root's image (mode 0644, owner root)"
+cmp -s "$tmp/amnt/hack-back" "$tmp/rootbase.img" && fail "allow_other: root's mount serves BASE's bytes?"
+unmount_hb "$tmp/amnt"
+echo "ok: -o allow_other, root's mount: a 0600 BASE unreadable to $user, a 0644 one read-only to $user"
+
+# The user's own mount with allow_other (user_allow_other in /etc/fuse.conf,
+# set here and put back), seen by a second user, nobody.
+other=$(id -u nobody 2>/dev/null) || other=65534
+as_other()
+{
+	env -i PATH="$PATH" LC_ALL=C setpriv --reuid="$other" --regid="$other" --clear-groups "$@"
+}
+if [ -f /etc/fuse.conf ]; then cp -p /etc/fuse.conf "$tmp/fuse.conf.saved"; fi
+on_exit "if [ -f '$tmp/fuse.conf.saved' ]; then cp -p '$tmp/fuse.conf.saved' /etc/fuse.conf; else rm -f /etc/fuse.conf; fi"
+grep -qx user_allow_other /etc/fuse.conf 2>/dev/null || echo user_allow_other >>/etc/fuse.conf
+chmod 0711 "$u"
+chmod 0711 "$u/mnt"
+chmod 0600 "$u/base.img"
+as_user "$HB" -o allow_other "$u/base.img" "$u/ov" "$u/mnt" 2>"$tmp/user.err" ||
+	fail "hackbackfs -o allow_other as $user failed: $(cat "$tmp/user.err")"
+pid=$(hb_daemon_pid "$u/mnt") || fail "no hackbackfs serves $u/mnt"
+echo "$pid" >>"$tmp/hb.pids"
+as_other head -c 512 "$u/mnt/hack-back" >/dev/null 2>&1 &&
+	fail "allow_other: uid $other read $user's image of a 0600 BASE"
+as_user head -c 512 "$u/mnt/hack-back" >/dev/null || fail "allow_other: $user cannot read its own image"
+as_user fusermount3 -u "$u/mnt" || fail "fusermount3 -u as $user"
+wait_gone "$pid" || fail "the daemon (pid $pid) still runs after the unmount"
+chmod 0644 "$u/base.img"
+as_user "$HB" -o allow_other "$u/base.img" "$u/ov" "$u/mnt" 2>"$tmp/user.err" ||
+	fail "hackbackfs -o allow_other as $user failed: $(cat "$tmp/user.err")"
+pid=$(hb_daemon_pid "$u/mnt") || fail "no hackbackfs serves $u/mnt"
+echo "$pid" >>"$tmp/hb.pids"
+as_other head -c 512 "$u/mnt/hack-back" >/dev/null || fail "allow_other: uid $other cannot read the image of a 0644 BASE"
+as_other dd if="$tmp/data" of="$u/mnt/hack-back" bs=1 seek=4096 conv=notrunc status=none 2>/dev/null &&
+	fail "allow_other: uid $other wrote into $user's image"
+as_user fusermount3 -u "$u/mnt" || fail "fusermount3 -u as $user"
+wait_gone "$pid" || fail "the daemon (pid $pid) still runs after the unmount"
+chmod 0755 "$u" "$u/mnt"
+echo "ok: -o allow_other, $user's mount: uid $other reads only what BASE's mode allows, writes nothing"
+
+# ---- a cow file someone else planted ------------------------------------------------------
+# The user's own cow file works; root's copy of it (a valid header: the
+# identity is public), even writable by all, is refused, and so is a link.
+as_user "$HB" -o "cow=$u/mine.cow" "$u/base.img" "$u/ov" "$u/mnt" -- true 2>"$tmp/user.err" ||
+	fail "-o cow as $user: $(cat "$tmp/user.err")"
+[ "$(stat -c '%u %a' "$u/mine.cow")" = "$uid 600" ] ||
+	fail "$user's new cow file: owner and mode $(stat -c '%u %a' "$u/mine.cow"), want $uid 600"
+cp "$u/mine.cow" "$u/planted.cow"
+chmod 0666 "$u/planted.cow"
+ln -s mine.cow "$u/link.cow"
+chown -h "$uid:$gid" "$u/link.cow"
+for c in planted link; do
+	rc=0
+	as_user "$HB" -o "cow=$u/$c.cow" "$u/base.img" "$u/ov" "$u/mnt" 2>"$tmp/user.err" || rc=$?
+	! is_mounted "$u/mnt" || { fusermount3 -u "$u/mnt"; fail "-o cow=$c.cow as $user: mounted"; }
+	[ "$rc" -eq 1 ] && [ "$(wc -l <"$tmp/user.err")" -eq 1 ] ||
+		fail "-o cow=$c.cow as $user: exit $rc: $(cat "$tmp/user.err")"
+	case $c in
+	planted) grep -q 'not to you' "$tmp/user.err" || fail "planted cow file: $(cat "$tmp/user.err")" ;;
+	link) grep -q 'symbolic link' "$tmp/user.err" || fail "cow file through a link: $(cat "$tmp/user.err")" ;;
+	esac
+done
+echo "ok: $user's cow= refuses a file of root's and a symbolic link; a new one is $user's, 0600"

@@ -20,6 +20,15 @@
 #    crash) on SIGINT, and with status 0 on fusermount3 -u.  After SIGKILL (the mount gone by itself: auto_unmount) the cow file
 #    holds the writes too.
 #  * one cow file, two mounts at once: refused, or no write is lost.
+#  * a mount right after the unmount of the last one with the same cow
+#    file, whose daemon still holds it (here: a flock(1) holding it for 2 s),
+#    waits for it and says so; held longer than the wait: refused.
+#  * -o ro,cow=FILE: two read-only mounts at once read the saved writes;
+#    FILE is opened read-only, never written, also on read-only storage;
+#    a missing FILE is not created.
+#  * cow= refuses a symbolic link, a file of another owner and a file
+#    writable by group or others; a new one is created 0600 whatever the
+#    umask.
 #  * O_TRUNC, truncate to another size and writes to the manifest fail.
 . "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
 . "$top_srcdir/tests/mount-lib.sh"
@@ -311,7 +320,7 @@ mnt2=$tmp/mnt2
 mkdir "$mnt2"
 mount_hb -o "cow=$cow" "$base" "$ov" "$mnt"
 rc=0
-"$HB" -o "cow=$cow" "$base" "$ov" "$mnt2" 2>"$tmp/hb2.err" || rc=$?
+HB_COW_LOCK_WAIT=1 "$HB" -o "cow=$cow" "$base" "$ov" "$mnt2" 2>"$tmp/hb2.err" || rc=$?
 if [ "$rc" -ne 0 ]; then
 	! is_mounted "$mnt2" || fail "a refused second mount of $cow is mounted"
 	echo "ok: a second mount of one cow file is refused: $(cat "$tmp/hb2.err")"
@@ -337,6 +346,95 @@ else
 	fi
 	echo "checked: two mounts of one cow file at once"
 fi
+
+# ---- the cow file's lock: wait for the last daemon, then give up ------------------------------
+cp "$tmp/writes1" "$tmp/writes"
+cow=$tmp/lock.cow
+mount_hb -o "cow=$cow" "$base" "$ov" "$mnt"
+do_writes one "$img"
+unmount_hb "$mnt"
+flock "$cow" sleep 2 &
+holder=$!
+sleep 0.3
+mount_hb -o "cow=$cow" "$base" "$ov" "$mnt"
+grep -q 'in use by another mount.*waiting up to' "$tmp/hb.err" || fail "lock wait: stderr: $(cat "$tmp/hb.err")"
+check_image "$tmp/exp1.img" "cow writes after waiting for the lock"
+unmount_hb "$mnt"
+wait "$holder"
+flock "$cow" sleep 4 &
+holder=$!
+sleep 0.3
+rc=0
+HB_COW_LOCK_WAIT=1 "$HB" -o "cow=$cow" "$base" "$ov" "$mnt" 2>"$tmp/lock.err" || rc=$?
+! is_mounted "$mnt" || fail "a cow file held by another: mounted"
+[ "$rc" -eq 1 ] && grep -q 'in use by another mount (waited 1 s)' "$tmp/lock.err" ||
+	fail "a cow file held by another: exit $rc: $(cat "$tmp/lock.err")"
+wait "$holder"
+echo "ok: cow= waits for the last mount's lock (said on stderr), refuses when it is not let go"
+
+# ---- -o ro,cow=FILE: read the saved writes, touch nothing ----------------------------------
+cow_sum=$(sha256_of "$cow")
+mount_hb -o "ro,cow=$cow" "$base" "$ov" "$mnt"
+pid1=$hb_pid
+mount_hb -o "ro,cow=$cow" "$base" "$ov" "$mnt2"
+check_image "$tmp/exp1.img" "-o ro,cow: the saved writes (first mount)"
+drop_cache "$mnt2/hack-back"
+cmp "$mnt2/hack-back" "$tmp/exp1.img" >/dev/null || fail "-o ro,cow: the saved writes (second mount)"
+for f in $(fd_flags "$pid1" "$cow"); do
+	[ $((0$f & 3)) -eq 0 ] || fail "-o ro,cow: the daemon holds $cow with flags $f (not O_RDONLY)"
+done
+[ -n "$(fd_flags "$pid1" "$cow")" ] || fail "-o ro,cow: the daemon does not hold $cow"
+unmount_hb "$mnt2"
+unmount_hb "$mnt"
+[ "$(sha256_of "$cow")" = "$cow_sum" ] || fail "-o ro,cow: the cow file changed"
+mount_hb -o "ro,cow=$tmp/none.cow" "$base" "$ov" "$mnt"
+check_image "$tmp/ref.img" "-o ro with a missing cow file"
+unmount_hb "$mnt"
+[ ! -e "$tmp/none.cow" ] || fail "-o ro,cow: a missing cow file was created"
+if [ "$(id -u)" -eq 0 ]; then
+	# Read-only storage: a read-only bind mount of a directory holding it.
+	mkdir "$tmp/rodir" "$tmp/rodir.ro"
+	cp -p "$cow" "$tmp/rodir/saved.cow"
+	if mount --bind "$tmp/rodir" "$tmp/rodir.ro" 2>/dev/null; then
+		on_exit "umount '$tmp/rodir.ro' 2>/dev/null"
+		mount -o remount,bind,ro "$tmp/rodir.ro" || fail "cannot make the bind mount read-only"
+		mount_hb -o "ro,cow=$tmp/rodir.ro/saved.cow" "$base" "$ov" "$mnt"
+		check_image "$tmp/exp1.img" "-o ro,cow on read-only storage"
+		unmount_hb "$mnt"
+		umount "$tmp/rodir.ro"
+		echo "ok: -o ro,cow on read-only storage"
+	fi
+fi
+echo "ok: -o ro,cow: two read-only mounts read the saved writes; the file is opened read-only, unchanged, not created"
+
+# ---- a planted cow file ------------------------------------------------------------------------
+# planted WHY ARGS...: refused with one line matching WHY, nothing mounted.
+planted()
+{
+	_why=$1
+	shift
+	_rc=0
+	"$HB" "$@" 2>"$tmp/planted.err" || _rc=$?
+	! is_mounted "$mnt" || { fusermount3 -u "$mnt"; fail "$*: mounted"; }
+	[ "$_rc" -eq 1 ] && [ "$(wc -l <"$tmp/planted.err")" -eq 1 ] && grep -q "$_why" "$tmp/planted.err" ||
+		fail "$*: exit $_rc: $(cat "$tmp/planted.err")"
+}
+ln -s "$cow" "$tmp/link.cow"
+planted 'symbolic link' -o "cow=$tmp/link.cow" "$base" "$ov" "$mnt"
+chmod 0620 "$cow"
+planted 'writable by group or others' -o "cow=$cow" "$base" "$ov" "$mnt"
+chmod 0606 "$cow"
+planted 'writable by group or others' -o "cow=$cow" "$base" "$ov" "$mnt"
+chmod 0600 "$cow"
+if [ "$(id -u)" -eq 0 ]; then
+	chown 65534 "$cow"
+	planted 'not to you' -o "cow=$cow" "$base" "$ov" "$mnt"
+	chown 0 "$cow"
+fi
+(umask 0 && "$HB" -o "cow=$tmp/new.cow" "$base" "$ov" "$mnt" -- true) 2>"$tmp/hb.err" ||
+	fail "-o cow with umask 0: $(cat "$tmp/hb.err")"
+[ "$(stat -c %a "$tmp/new.cow")" = 600 ] || fail "a new cow file has mode $(stat -c %a "$tmp/new.cow") under umask 0, want 600"
+echo "ok: cow= refuses a link, a file writable by group or others, another's file; a new one is 0600"
 
 check_inputs "at the end"
 [ -z "$late" ] || fail "$late"

@@ -239,7 +239,8 @@ int main(int argc, char **argv)
 	if (opts.epoch == 0) {
 		struct build_opts bo = { .have_epoch = 0 };
 		const char *from;
-		opts.epoch = build_epoch(&bo, &img->part, &from);
+		if (build_epoch(&bo, &img->part, &opts.epoch, &from) < 0)
+			goto out;
 	}
 	if (inject_overlay(img, &ov, &opts) < 0)
 		goto out;

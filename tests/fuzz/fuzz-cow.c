@@ -5,7 +5,9 @@
  * with is 32 bytes of 'Z', which the seed files (seeds.sh) carry, so that
  * the fuzzer starts past the header check.  An accepted file must then
  * serve every byte of the image, take a whole and a partial unit write,
- * and read them back.
+ * and read them back.  The input is written to a real file of mode 0600
+ * (a memfd's /proc/self/fd/N is a symbolic link of mode 0777, which
+ * cow_open() refuses before reading a byte).
  */
 #include "config.h"
 
@@ -41,12 +43,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static unsigned char buf[BASE_KIB * 1024];
 	unsigned char id[32], unit[DELTA_UNIT];
 	struct image *img;
-	char path[64];
-	int fd, r;
+	char path[600];
+	int r;
 
 	if (image_open(&img, base, PARTITION_AUTO) < 0 || image_freeze(img, 0, 0) < 0)
 		abort();
-	fd = fuzz_memfd(data, size, path, sizeof path);
+	snprintf(path, sizeof path, "%s/cow.fuzz", fuzz_workdir());
+	fuzz_write_file(path, data, size);
 	memset(id, 'Z', sizeof id);
 	hb_error("%s", "");
 	r = image_attach_cow(img, path, id);
@@ -64,6 +67,5 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_ASSERT(memcmp(buf + 3 * DELTA_UNIT + 1000, unit, 100) == 0);
 	}
 	image_close(img);
-	close(fd);
 	return 0;
 }

@@ -21,6 +21,9 @@ int fuzz_memfd(const uint8_t *data, size_t size, char *path, size_t path_len);
 /* A private directory for the target's fixtures, made once. */
 const char *fuzz_workdir(void);
 
+/* Replace the file at path with data, mode 0600 (aborts on failure). */
+void fuzz_write_file(const char *path, const uint8_t *data, size_t size);
+
 /* Run a shell command; abort with its text if it fails. */
 void fuzz_sh(const char *cmd);
 

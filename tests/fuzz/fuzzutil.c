@@ -1,6 +1,7 @@
 /* fuzzutil.c -- helpers of the fuzz targets (fuzz.h). */
 #include "config.h"
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,18 @@ int fuzz_memfd(const uint8_t *data, size_t size, char *path, size_t path_len)
 	}
 	snprintf(path, path_len, "/proc/self/fd/%d", fd);
 	return fd;
+}
+
+void fuzz_write_file(const char *path, const uint8_t *data, size_t size)
+{
+	int fd;
+
+	unlink(path);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0 || hb_pwrite_full(fd, data, size, 0) != (ssize_t)size || close(fd) < 0) {
+		perror(path);
+		abort();
+	}
 }
 
 static char workdir[256];
