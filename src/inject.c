@@ -801,6 +801,7 @@ int inject_overlay(struct image *img, const struct overlay *ov, const struct inj
 {
 	struct injector in = { .img = img, .ov = ov, .opts = opts };
 	errcode_t err;
+	double start;
 	int r;
 
 	if (opts->epoch < 1) {
@@ -819,10 +820,15 @@ int inject_overlay(struct image *img, const struct overlay *ov, const struct inj
 	in.inos = calloc(ov->n ? ov->n : 1, sizeof *in.inos);
 	if (!in.inos && r == 0)
 		r = -ENOMEM;
+	start = hb_now();
 	for (size_t i = 0; i < ov->n && r == 0; i++) {
 		const struct overlay_entry *e = &ov->entries[i];
 		const char *name;
 		ext2_ino_t dir;
+
+		if ((i & 255) == 0 && hb_progress_due())
+			hb_progress("injecting: %zu/%zu entries, %.0f entries/s", i, ov->n,
+				    i / (hb_now() - start + 1e-9));
 
 		r = parent_of(&in, e, &dir, &name);
 		if (r < 0)
@@ -833,6 +839,9 @@ int inject_overlay(struct image *img, const struct overlay *ov, const struct inj
 		case OVERLAY_SYMLINK: r = inject_symlink(&in, e, dir, name, &in.inos[i]); break;
 		}
 	}
+	hb_progress_end();
+	if (r == 0)
+		hb_info("injected %zu entries in %.2f s", ov->n, hb_now() - start);
 	if (r == 0 && opts->slot_path)
 		r = inject_slot(&in);
 	free(in.inos);

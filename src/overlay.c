@@ -293,12 +293,34 @@ struct pool {
 	pthread_mutex_t lock;		/* the cache, and the failure below */
 	atomic_size_t next;		/* next index into w->pending */
 	atomic_int failed;
+	atomic_size_t done_files;	/* for the progress line */
+	atomic_ullong done_bytes;
+	uint64_t total_bytes;
+	double start;
 	size_t fail_k;			/* lowest failed index into w->pending */
 	int fail_r;
 	char fail_msg[1024];
 };
 
+/* The progress line, from the main thread between its files. */
+static void hash_progress(struct pool *p)
+{
+	double mib = (double)atomic_load(&p->done_bytes) / 1048576.0;
+	double t = hb_now() - p->start;
+
+	hb_progress("hashing overlay files: %zu/%zu, %.1f/%.1f MiB, %.1f MiB/s",
+		    (size_t)atomic_load(&p->done_files), p->w->npending, mib,
+		    (double)p->total_bytes / 1048576.0, t > 0 ? mib / t : 0.0);
+}
+
+static void *hash_main(void *arg, int is_main);
+
 static void *hash_worker(void *arg)
+{
+	return hash_main(arg, 0);
+}
+
+static void *hash_main(void *arg, int is_main)
 {
 	struct pool *p = arg;
 	struct walk *w = p->w;
@@ -316,6 +338,10 @@ static void *hash_worker(void *arg)
 		r = hash_one(e, e->host_path, 1, w->cache, 0, &p->lock, &st, msg, sizeof msg);
 		if (r == 0) {
 			set_meta(e, &st);
+			atomic_fetch_add(&p->done_files, 1);
+			atomic_fetch_add(&p->done_bytes, (unsigned long long)e->size);
+			if (is_main && hb_progress_due())
+				hash_progress(p);
 			continue;
 		}
 		pthread_mutex_lock(&p->lock);
@@ -357,14 +383,22 @@ static int hash_pending(struct walk *w)
 	pthread_mutex_init(&p.lock, NULL);
 	atomic_init(&p.next, 0);
 	atomic_init(&p.failed, 0);
+	atomic_init(&p.done_files, 0);
+	atomic_init(&p.done_bytes, 0);
+	p.start = hb_now();
+	for (size_t i = 0; i < w->npending; i++)
+		p.total_bytes += w->es.v[w->pending[i]].size;
 	for (int i = 1; i < n; i++) {
 		if (pthread_create(&tid[started], NULL, hash_worker, &p) != 0)
 			break;	/* fewer threads: slower, not wrong */
 		started++;
 	}
-	hash_worker(&p);
+	hash_main(&p, 1);
 	for (int i = 0; i < started; i++)
 		pthread_join(tid[i], NULL);
+	if (w->npending > 0 && hb_progress_due())
+		hash_progress(&p);
+	hb_progress_end();
 	pthread_mutex_destroy(&p.lock);
 	if (p.fail_r) {
 		hb_error("%s", p.fail_msg);
@@ -453,8 +487,7 @@ static int walk_one(struct walk *w, const char *host, const char *rel)
 	{
 		size_t idx = w->es.n - 1;
 		int hit = w->cache && dcache_get(w->cache, &st, e->sha256);
-		if (hit)
-			e->size = (uint64_t)st.st_size;
+		e->size = (uint64_t)st.st_size;	/* hashing takes it from the open file */
 		if ((!hit && push_index(&w->pending, &w->npending, &w->cappending, &idx,
 					sizeof idx) < 0) ||
 		    (e->host_source != 0 && remember_linked(w, idx) < 0)) {
