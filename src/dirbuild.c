@@ -36,6 +36,7 @@
 #include <string.h>
 
 #include "dirbuild.h"
+#include "util.h"
 
 #define SLOW_FLAGS (EXT4_INLINE_DATA_FL | EXT2_INDEX_FL | EXT4_CASEFOLD_FL | EXT4_ENCRYPT_FL)
 
@@ -45,11 +46,14 @@ struct name {
 	ext2_ino_t ino;		/* 0: removed */
 	uint32_t off;		/* in chars */
 	uint8_t len;
+	uint8_t ft;		/* EXT2_FT_* (names the injection added) */
 };
 
 struct dirinfo {
 	ext2_ino_t ino;
 	uint32_t flags;		/* i_flags when last looked at */
+	ext2_ino_t parent;	/* made: its ".." */
+	int made;		/* by this injection: may become an htree */
 };
 
 /* Open addressing over indexes + 1 (0: empty slot). */
@@ -154,7 +158,7 @@ static struct name *name_find(struct dirbuild *db, ext2_ino_t dir, const char *n
 
 /* Record dir/name -> ino; an existing record is updated only if replace. */
 static errcode_t name_put(struct dirbuild *db, ext2_ino_t dir, const char *name, size_t len,
-			  ext2_ino_t ino, int replace)
+			  ext2_ino_t ino, int ft, int replace)
 {
 	uint64_t h = hash_of(dir, name, len);
 	struct name *n;
@@ -162,8 +166,10 @@ static errcode_t name_put(struct dirbuild *db, ext2_ino_t dir, const char *name,
 
 	n = name_find(db, dir, name, len, h, &at);
 	if (n) {
-		if (replace || n->ino == 0)
+		if (replace || n->ino == 0) {
 			n->ino = ino;
+			n->ft = (uint8_t)ft;
+		}
 		return 0;
 	}
 	if (db->n_names >= UINT32_MAX - 1 || db->n_chars + len > UINT32_MAX)
@@ -192,6 +198,7 @@ static errcode_t name_put(struct dirbuild *db, ext2_ino_t dir, const char *name,
 	memcpy(db->chars + db->n_chars, name, len);
 	db->names[db->n_names] = (struct name){
 		.hash = h, .dir = dir, .ino = ino, .off = (uint32_t)db->n_chars, .len = (uint8_t)len,
+		.ft = (uint8_t)ft,
 	};
 	db->n_chars += len;
 	/* the table may have been rebuilt: find the empty slot again */
@@ -272,7 +279,8 @@ static int load_name(ext2_ino_t dir, int entry, struct ext2_dir_entry *de, int o
 	(void)buf;
 	/* The first of two equal names (a corrupt base) is the one a
 	 * lookup in the directory's order finds. */
-	db->load_err = name_put(db, dir, de->name, (size_t)ext2fs_dirent_name_len(de), de->inode, 0);
+	db->load_err = name_put(db, dir, de->name, (size_t)ext2fs_dirent_name_len(de), de->inode,
+				ext2fs_dirent_file_type(de), 0);
 	return db->load_err ? DIRENT_ABORT : 0;
 }
 
@@ -330,12 +338,17 @@ errcode_t dirbuild_made(struct dirbuild *db, ext2_ino_t dir, ext2_ino_t parent)
 	struct ext2_inode inode;
 	errcode_t err = ext2fs_read_inode(db->fs, dir, &inode);
 
-	if (!err && !dir_add(db, dir, inode.i_flags))
+	struct dirinfo *d = err ? NULL : dir_add(db, dir, inode.i_flags);
+
+	if (!err && !d)
 		err = EXT2_ET_NO_MEMORY;
+	if (!err) {
+		d->made = 1;
+		d->parent = parent;
+		err = name_put(db, dir, ".", 1, dir, EXT2_FT_DIR, 1);
+	}
 	if (!err)
-		err = name_put(db, dir, ".", 1, dir, 1);
-	if (!err)
-		err = name_put(db, dir, "..", 2, parent, 1);
+		err = name_put(db, dir, "..", 2, parent, EXT2_FT_DIR, 1);
 	return err;
 }
 
@@ -492,7 +505,7 @@ errcode_t dirbuild_link(struct dirbuild *db, ext2_ino_t dir, const char *name, e
 			d->flags = inode.i_flags;
 	}
 	if (!err)
-		err = name_put(db, dir, name, len, ino, 1);
+		err = name_put(db, dir, name, len, ino, ft, 1);
 	return err;
 }
 
@@ -505,6 +518,267 @@ errcode_t dirbuild_unlink(struct dirbuild *db, ext2_ino_t dir, const char *name,
 		err = ext2fs_unlink(db->fs, dir, name, ino, 0);
 
 	if (!err)
-		err = name_put(db, dir, name, strlen(name), 0, 1);
+		err = name_put(db, dir, name, strlen(name), 0, 0, 1);
+	return err;
+}
+
+/* ---- big directories become htrees ----------------------------------------
+ *
+ * A directory this injection made and filled past HTREE_MIN_BLOCKS blocks
+ * is rewritten at the end as e2fsck -D would index it, so that the
+ * guest's lookups in it take a few block reads rather than a scan: block
+ * 0 is the dx root ("." and "..", then the root info and index entries),
+ * with one level of dx nodes when the leaves outnumber the root's slots;
+ * then the leaves, the names sorted by hash (the file system's default
+ * hash version and seed) and packed in order.  An index entry holds the
+ * first hash of its leaf, with bit 0 set when that hash continues from
+ * the previous leaf (equal hashes split across two).  The directory keeps
+ * its blocks: missing ones are allocated after them, spare ones freed.
+ * Checksums (metadata_csum) are set by ext2fs_write_dir_block4 for leaves
+ * and dx blocks alike.
+ */
+
+#define HTREE_MIN_BLOCKS 3
+
+struct hname {
+	ext2_ino_t dir;
+	uint32_t hash, minor;
+	uint32_t idx;		/* into db->names */
+};
+
+/* By directory, then hash, minor hash, and order of insertion. */
+static int hname_cmp(const void *a, const void *b)
+{
+	const struct hname *x = a, *y = b;
+
+	if (x->dir != y->dir)
+		return x->dir < y->dir ? -1 : 1;
+	if (x->hash != y->hash)
+		return x->hash < y->hash ? -1 : 1;
+	if (x->minor != y->minor)
+		return x->minor < y->minor ? -1 : 1;
+	return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+/* count index entries at p (a dx_countlimit, then entries): the first
+ * one's hash is implied (the countlimit sits there), entry k points at
+ * logical block block0 + k. */
+static void put_dx(unsigned char *p, unsigned int limit, size_t count, const uint32_t *hash,
+		   uint32_t block0)
+{
+	hb_put_le(p, limit, 2);
+	hb_put_le(p + 2, count, 2);
+	for (size_t k = 0; k < count; k++) {
+		if (k)
+			hb_put_le(p + 8 * k, hash[k], 4);
+		hb_put_le(p + 8 * k + 4, block0 + k, 4);
+	}
+}
+
+/* Logical block lblk of dir, allocated when past its end. */
+static errcode_t dir_block(ext2_filsys fs, ext2_ino_t dir, struct ext2_inode *inode, blk64_t lblk,
+			   blk64_t have, blk64_t *pblk)
+{
+	*pblk = 0;
+	return ext2fs_bmap2(fs, dir, inode, NULL, lblk < have ? 0 : BMAP_ALLOC, lblk, NULL, pblk);
+}
+
+/* Index dir (names hn[0..n), sorted) as an htree. */
+static errcode_t build_htree(struct dirbuild *db, struct dirinfo *d, struct hname *hn, size_t n,
+			     int hash_version)
+{
+	ext2_filsys fs = db->fs;
+	unsigned int bs = fs->blocksize;
+	int csum = ext2fs_has_feature_metadata_csum(fs->super);
+	unsigned int end = entries_end(fs);
+	unsigned int root_limit = (bs - 32 - (csum ? 8 : 0)) / 8;
+	unsigned int node_limit = (bs - 8 - (csum ? 8 : 0)) / 8;
+	struct ext2_inode inode;
+	uint32_t *first = NULL;	/* per leaf: index hash */
+	size_t nleaves = 0, cap = 0, nnodes = 0, i, j;
+	blk64_t have, total, pblk;
+	errcode_t err;
+
+	/* Leaves: how many, and their index hashes. */
+	for (i = 0, j = 0; i < n; i++) {
+		unsigned int rec = EXT2_DIR_REC_LEN(db->names[hn[i].idx].len);
+		if (i == 0 || j + rec > end) {
+			if (nleaves == cap) {
+				uint32_t *v = realloc(first, (cap = cap ? 2 * cap : 64) * sizeof *v);
+				if (!v) {
+					free(first);
+					return EXT2_ET_NO_MEMORY;
+				}
+				first = v;
+			}
+			first[nleaves++] = hn[i].hash | (i > 0 && hn[i - 1].hash == hn[i].hash);
+			j = 0;
+		}
+		j += rec;
+	}
+	if (nleaves > root_limit) {
+		nnodes = (nleaves + node_limit - 1) / node_limit;
+		if (nnodes > root_limit) {
+			free(first);
+			return 0;	/* would need a third level: stays linear */
+		}
+	}
+	err = ext2fs_read_inode(fs, d->ino, &inode);
+	if (err)
+		goto out;
+	have = EXT2_I_SIZE(&inode) / bs;
+	total = 1 + nnodes + nleaves;
+
+	/* Leaves, at logical blocks 1 + nnodes on. */
+	{
+		size_t leaf = 0;
+		unsigned int off = 0, last = 0;
+		memset(db->buf, 0, bs);
+		for (i = 0; i <= n; i++) {
+			unsigned int rec = i < n ? EXT2_DIR_REC_LEN(db->names[hn[i].idx].len) : 0;
+			if (i == n || (i > 0 && off + rec > end)) {
+				struct ext2_dir_entry *de = (struct ext2_dir_entry *)(db->buf + last);
+				ext2fs_set_rec_len(fs, end - last, de);
+				if (csum)
+					ext2fs_initialize_dirent_tail(fs, EXT2_DIRENT_TAIL(db->buf, bs));
+				err = dir_block(fs, d->ino, &inode, 1 + nnodes + leaf, have, &pblk);
+				if (!err)
+					err = ext2fs_write_dir_block4(fs, pblk, db->buf, 0, d->ino);
+				if (err)
+					goto out;
+				leaf++;
+				off = 0;
+				memset(db->buf, 0, bs);
+				if (i == n)
+					break;
+			}
+			{
+				const struct name *nm = &db->names[hn[i].idx];
+				fill_entry(fs, (struct ext2_dir_entry *)(db->buf + off), rec,
+					   db->chars + nm->off, nm->len, nm->ino, nm->ft);
+				last = off;
+				off += rec;
+			}
+		}
+	}
+
+	/* dx nodes, then the root. */
+	for (size_t k = 0; k < nnodes; k++) {
+		size_t from = k * node_limit, cnt = HB_MIN((size_t)node_limit, nleaves - from);
+		unsigned char *p = db->buf;
+		memset(p, 0, bs);
+		ext2fs_set_rec_len(fs, bs, (struct ext2_dir_entry *)p);	/* an empty entry */
+		put_dx(p + 8, node_limit, cnt, first + from, (uint32_t)(1 + nnodes + from));
+		err = dir_block(fs, d->ino, &inode, 1 + k, have, &pblk);
+		if (!err)
+			err = ext2fs_write_dir_block4(fs, pblk, p, 0, d->ino);
+		if (err)
+			goto out;
+	}
+	{
+		unsigned char *p = db->buf;
+		struct ext2_dx_root_info *info = (struct ext2_dx_root_info *)(p + 24);
+		memset(p, 0, bs);
+		fill_entry(fs, (struct ext2_dir_entry *)p, 12, ".", 1, d->ino, EXT2_FT_DIR);
+		fill_entry(fs, (struct ext2_dir_entry *)(p + 12), bs - 12, "..", 2, d->parent,
+			   EXT2_FT_DIR);
+		info->hash_version = (uint8_t)hash_version;
+		info->info_length = 8;
+		info->indirect_levels = nnodes ? 1 : 0;
+		if (nnodes) {
+			uint32_t *nh = malloc(nnodes * sizeof *nh);
+			if (!nh) {
+				err = EXT2_ET_NO_MEMORY;
+				goto out;
+			}
+			for (size_t k = 0; k < nnodes; k++)
+				nh[k] = first[k * node_limit];
+			put_dx(p + 32, root_limit, nnodes, nh, 1);
+			free(nh);
+		} else {
+			put_dx(p + 32, root_limit, nleaves, first, 1);
+		}
+		err = dir_block(fs, d->ino, &inode, 0, have, &pblk);
+		if (!err)
+			err = ext2fs_write_dir_block4(fs, pblk, p, 0, d->ino);
+		if (err)
+			goto out;
+	}
+	if (total < have)
+		err = ext2fs_punch(fs, d->ino, &inode, NULL, total, ~0ULL);
+	if (!err)
+		err = ext2fs_read_inode(fs, d->ino, &inode);
+	if (!err) {
+		inode.i_flags |= EXT2_INDEX_FL;
+		err = ext2fs_inode_size_set(fs, &inode, total * bs);
+	}
+	if (!err)
+		err = ext2fs_write_inode(fs, d->ino, &inode);
+out:
+	free(first);
+	return err;
+}
+
+errcode_t dirbuild_finish(struct dirbuild *db)
+{
+	ext2_filsys fs = db->fs;
+	int version = fs->super->s_def_hash_version;
+	struct hname *hn = NULL;
+	size_t n = 0, i, j;
+	errcode_t err = dirbuild_flush(db);
+
+	db->hot_dir = 0;
+	if (err || !ext2fs_has_feature_dir_index(fs->super))
+		return err;
+	/* Candidates: made here, plain blocks, past HTREE_MIN_BLOCKS. */
+	for (i = 0; i < db->n_dirs; i++) {
+		struct dirinfo *d = &db->dirs[i];
+		struct ext2_inode inode;
+		d->made = d->made && !(d->flags & SLOW_FLAGS) &&
+			  !ext2fs_read_inode(fs, d->ino, &inode) && !(inode.i_flags & SLOW_FLAGS) &&
+			  EXT2_I_SIZE(&inode) / fs->blocksize >= HTREE_MIN_BLOCKS;
+		n += d->made;
+	}
+	if (n == 0)
+		return 0;
+	if (version <= EXT2_HASH_TEA && (fs->super->s_flags & EXT2_FLAGS_UNSIGNED_HASH))
+		version += 3;	/* as the kernel and e2fsck hash on such a file system */
+	n = 0;
+	for (i = 0; i < db->n_names; i++) {
+		const struct name *nm = &db->names[i];
+		struct dirinfo *d;
+		ext2_dirhash_t h, minor;
+		if (nm->ino == 0 || (nm->len == 1 && db->chars[nm->off] == '.') ||
+		    (nm->len == 2 && !memcmp(db->chars + nm->off, "..", 2)))
+			continue;
+		d = dir_find(db, nm->dir);
+		if (!d || !d->made)
+			continue;
+		if (n % 4096 == 0) {
+			struct hname *v = realloc(hn, (n + 4096) * sizeof *v);
+			if (!v) {
+				free(hn);
+				return EXT2_ET_NO_MEMORY;
+			}
+			hn = v;
+		}
+		err = ext2fs_dirhash2(version, db->chars + nm->off, nm->len, NULL, 0,
+				      fs->super->s_hash_seed, &h, &minor);
+		if (err) {
+			free(hn);
+			return err;
+		}
+		hn[n++] = (struct hname){ .dir = nm->dir, .hash = h, .minor = minor, .idx = (uint32_t)i };
+	}
+	/* One sort: by directory (names of a directory are not contiguous
+	 * in the table), then by hash. */
+	qsort(hn, n, sizeof *hn, hname_cmp);
+	for (i = 0; i < n && !err; i = j) {
+		ext2_ino_t dir = hn[i].dir;
+		for (j = i; j < n && hn[j].dir == dir; j++)
+			;
+		err = build_htree(db, dir_find(db, dir), hn + i, j - i, fs->super->s_def_hash_version);
+	}
+	free(hn);
 	return err;
 }

@@ -48,6 +48,11 @@ errcode_t dirbuild_link(struct dirbuild *db, ext2_ino_t dir, const char *name, e
  * the directories again or closes the file system. */
 errcode_t dirbuild_flush(struct dirbuild *db);
 
+/* The end of an injection: dirbuild_flush(), then every directory the
+ * injection made that grew past a few blocks is rewritten as an htree
+ * (where the file system has dir_index), as e2fsck -D would. */
+errcode_t dirbuild_finish(struct dirbuild *db);
+
 /* Remove name (naming ino) from dir. */
 errcode_t dirbuild_unlink(struct dirbuild *db, ext2_ino_t dir, const char *name, ext2_ino_t ino);
 

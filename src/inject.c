@@ -851,7 +851,7 @@ int inject_overlay(struct image *img, const struct overlay *ov, const struct inj
 		ext2fs_free(in.fs);	/* abandoned: nothing reached the base */
 		return r;
 	}
-	err = dirbuild_flush(in.dirs);
+	err = dirbuild_finish(in.dirs);
 	dirbuild_free(in.dirs);
 	if (!err)
 		err = ext2fs_close_free(&in.fs);

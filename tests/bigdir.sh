@@ -1,6 +1,7 @@
 #!/bin/sh
 # Directories filled in bulk (src/dirbuild.c), on every kind of base:
-# a new directory of 3000 names (many blocks, appended in place), 300 names
+# a new directory of 3000 names (many blocks, appended in place, then
+# indexed as an htree where the file system has dir_index), 300 names
 # added to a plain directory of the base, 200 to an htree directory of the
 # base (big/, through ext2fs_link), a file of the base replaced (unlink,
 # then the name again).  The image must pass e2fsck -fn, list every name
@@ -8,7 +9,7 @@
 # names picked across the directories.
 # SPDX-License-Identifier: BSD-3-Clause
 . "${top_srcdir:-.}/tests/lib.sh"
-requires mke2fs sfdisk debugfs e2fsck
+requires mke2fs sfdisk debugfs e2fsck dumpe2fs
 requires_synth
 kernel_checks
 
@@ -42,6 +43,12 @@ for kind in $BASE_KINDS; do
 		[ "$got" -eq "$want" ] || fail "$kind: /$d has $got added names, not $want"
 	done
 	[ "$(debugfs_cat "$tmp/out.img" etc/hostname)" = replaced ] || fail "$kind: etc/hostname not replaced"
+	# A directory the injection made and filled is indexed where the
+	# file system has dir_index.
+	if dumpe2fs -h "$tmp/out.img" 2>/dev/null | grep -q '^Filesystem features:.*dir_index'; then
+		debugfs -R "htree /many" "$tmp/out.img" 2>/dev/null | grep -q 'Root node dump' ||
+			fail "$kind: /many is not an htree"
+	fi
 	if [ "$can_mount" = yes ]; then
 		# shellcheck disable=SC2086
 		err=$(kernel_listing "$tmp/out.img" 0 $((BASE_FS_MB << 20)) "$kind" "$tmp/list" $picks) ||
