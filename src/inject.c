@@ -37,10 +37,13 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <ext2fs/ext2fs.h>
 
+#include "digest.h"
+#include "dirbuild.h"
 #include "e2check.h"
 #include "e2io.h"
 #include "inject.h"
@@ -57,6 +60,8 @@ struct injector {
 	ext2_ino_t *inos;		/* inode written for each entry */
 	uint64_t blocks_free_at_start;
 	struct e2check *check;		/* the base's metadata checks (e2check.h) */
+	struct dirbuild *dirs;		/* names of the directories touched (dirbuild.h) */
+	int fds_warned;			/* said that large files are copied */
 };
 
 /* One error line for a libext2fs failure while handling path. */
@@ -139,12 +144,18 @@ static int resolve(struct injector *in, ext2_ino_t dir, const char *path,
 		}
 		memcpy(comp, p, len);
 		comp[len] = '\0';
-		err = ext2fs_lookup(fs, dir, comp, (int)len, NULL, &ino);
+		err = dirbuild_lookup(in->dirs, dir, comp, len, &ino);
 		if (err == EXT2_ET_FILE_NOT_FOUND)
 			return -ENOENT;
 		if (err) {
 			hb_error("%s: looking up %s: %s", shown, comp, error_message(err));
 			return -EIO;
+		}
+		if (dirbuild_known(in->dirs, ino)) {
+			/* a directory read or made before, checked then */
+			dir = ino;
+			p = *end ? end + 1 : end;
+			continue;
 		}
 		if (e2check_inode(in->check, ino, shown) < 0)
 			return -EINVAL;
@@ -238,19 +249,6 @@ static errcode_t write_large(ext2_filsys fs, ext2_ino_t ino, struct ext2_inode_l
 	return ext2fs_write_inode_full(fs, ino, (struct ext2_inode *)inode, sizeof *inode);
 }
 
-/* Link name into dir, growing the directory when it is full. */
-static errcode_t link_name(ext2_filsys fs, ext2_ino_t dir, const char *name, ext2_ino_t ino, int ft)
-{
-	errcode_t err = ext2fs_link(fs, dir, name, ino, ft);
-
-	if (err == EXT2_ET_DIR_NO_SPACE) {
-		err = ext2fs_expand_dir(fs, dir);
-		if (!err)
-			err = ext2fs_link(fs, dir, name, ino, ft);
-	}
-	return err;
-}
-
 /* Unlink name (inode ino) from dir; free the inode if that was its last link. */
 static int remove_name(struct injector *in, const char *path, ext2_ino_t dir,
 		       const char *name, ext2_ino_t ino)
@@ -259,7 +257,7 @@ static int remove_name(struct injector *in, const char *path, ext2_ino_t dir,
 	struct ext2_inode_large inode;
 	errcode_t err;
 
-	err = ext2fs_unlink(fs, dir, name, ino, 0);
+	err = dirbuild_unlink(in->dirs, dir, name, ino);
 	if (!err)
 		err = read_large(fs, ino, &inode);
 	if (err)
@@ -287,6 +285,18 @@ static int remove_name(struct injector *in, const char *path, ext2_ino_t dir,
 }
 
 /* ---- file data -------------------------------------------------------------- */
+
+/* Descriptors the mapped files may use: the open file limit less a reserve
+ * for FUSE (/dev/fuse, cloned channels), the cow file and the guard. */
+static long fd_budget(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY ||
+	    rl.rlim_cur > 1L << 20)
+		return 1L << 20;
+	return (long)rl.rlim_cur > 64 ? (long)rl.rlim_cur - 32 : (long)rl.rlim_cur / 2;
+}
 
 static int all_zero(const unsigned char *p, size_t n)
 {
@@ -366,8 +376,9 @@ static int write_data(struct injector *in, const struct overlay_entry *e, int fd
 	const size_t chunk_blocks = (1u << 20) / bs;
 	uint64_t nblocks = (e->size + bs - 1) / bs;
 	int file_id = -1;
+	struct digest *dg = NULL;
 	unsigned char *buf;
-	int r = 0;
+	int r = 0, dg_r;
 
 	if (!mem && e->size >= MAP_THRESHOLD) {
 		/* Served by reference from now on: it must still hold the
@@ -376,21 +387,43 @@ static int write_data(struct injector *in, const struct overlay_entry *e, int fd
 		int dupfd;
 
 		if (fstat(fd, &st) < 0 || (uint64_t)st.st_size != e->size ||
-		    st.st_mtim.tv_sec != e->mtime_sec || st.st_mtim.tv_nsec != e->mtime_nsec) {
+		    st.st_mtim.tv_sec != e->mtime_sec || st.st_mtim.tv_nsec != e->mtime_nsec ||
+		    st.st_ctim.tv_sec != e->ctime_sec || st.st_ctim.tv_nsec != e->ctime_nsec) {
 			hb_error("%s: %s changed while the overlay was being read; try again",
 				 e->path, e->host_path);
 			return -EIO;
 		}
-		dupfd = dup(fd);
-		if (dupfd < 0)
+		/* One descriptor per mapped file, kept for the life of the
+		 * mount: past fd_budget() the file is copied instead. */
+		dupfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+		if (dupfd >= 0 && dupfd >= fd_budget()) {
+			close(dupfd);
+			dupfd = -1;
+			errno = EMFILE;
+		}
+		if (dupfd < 0 && errno != EMFILE && errno != ENFILE) {
+			hb_error("%s: %s", e->host_path, strerror(errno));
 			return -errno;
-		file_id = image_adopt_fd(in->img, dupfd, e->host_path);
-		if (file_id < 0)
-			return file_id;
+		}
+		if (dupfd < 0) {
+			if (!in->fds_warned)
+				hb_info("too many large overlay files for the open file limit (%ld): "
+					"the rest are copied into memory", (long)fd_budget());
+			in->fds_warned = 1;
+		} else {
+			file_id = image_adopt_fd(in->img, dupfd, e->host_path);
+			if (file_id < 0)
+				return file_id;
+		}
 	}
+	/* A copied file must be the bytes that were hashed. */
+	if (!mem && file_id < 0 && (r = digest_new(&dg)) < 0)
+		return r;
 	buf = malloc(chunk_blocks * bs);
-	if (!buf)
+	if (!buf) {
+		digest_free(dg);
 		return -ENOMEM;
+	}
 
 	for (uint64_t first = 0; first < nblocks && r == 0; first += chunk_blocks) {
 		uint64_t n = HB_MIN(chunk_blocks, nblocks - first);
@@ -408,6 +441,8 @@ static int write_data(struct injector *in, const struct overlay_entry *e, int fd
 			r = got < 0 ? (int)got : -EIO;
 			break;
 		}
+		if (dg && (r = digest_update(dg, buf, want)) < 0)
+			break;
 		memset(buf + want, 0, n * bs - want);
 
 		/* Runs of non-zero blocks: allocate, then place. */
@@ -442,6 +477,18 @@ static int write_data(struct injector *in, const struct overlay_entry *e, int fd
 		}
 	}
 	free(buf);
+	if (dg && r == 0) {
+		unsigned char got[DIGEST_LEN];
+		dg_r = digest_final(dg, got);
+		if (dg_r < 0)
+			return dg_r;
+		if (memcmp(got, e->sha256, DIGEST_LEN) != 0) {
+			hb_error("%s: %s changed while being read; try again", e->path, e->host_path);
+			return -EIO;
+		}
+	} else if (dg) {
+		digest_free(dg);
+	}
 	return r;
 }
 
@@ -480,11 +527,11 @@ static int parent_of(struct injector *in, const struct overlay_entry *e,
 static int existing(struct injector *in, const struct overlay_entry *e, ext2_ino_t dir,
 		    const char *name, ext2_ino_t *ino, struct ext2_inode *inode)
 {
-	errcode_t err = ext2fs_lookup(in->fs, dir, name, (int)strlen(name), NULL, ino);
+	errcode_t err = dirbuild_lookup(in->dirs, dir, name, strlen(name), ino);
 
 	if (err == EXT2_ET_FILE_NOT_FOUND)
 		return 0;
-	if (!err && e2check_inode(in->check, *ino, e->path) < 0)
+	if (!err && !dirbuild_known(in->dirs, *ino) && e2check_inode(in->check, *ino, e->path) < 0)
 		return -EINVAL;
 	if (!err)
 		err = ext2fs_read_inode(in->fs, *ino, inode);
@@ -525,14 +572,15 @@ static int inject_dir(struct injector *in, const struct overlay_entry *e, ext2_i
 		return 0;
 	}
 
-	err = ext2fs_mkdir(fs, dir, 0, name);
-	if (err == EXT2_ET_DIR_NO_SPACE) {
-		err = ext2fs_expand_dir(fs, dir);
-		if (!err)
-			err = ext2fs_mkdir(fs, dir, 0, name);
-	}
+	/* Made without a name (ext2fs_mkdir would look it up and link it
+	 * with a scan of dir), then linked here. */
+	err = ext2fs_new_inode(fs, dir, LINUX_S_IFDIR | 0755, NULL, &ino);
 	if (!err)
-		err = ext2fs_lookup(fs, dir, name, (int)strlen(name), NULL, &ino);
+		err = ext2fs_mkdir(fs, dir, ino, NULL);
+	if (!err)
+		err = dirbuild_made(in->dirs, ino, dir);
+	if (!err)
+		err = dirbuild_link(in->dirs, dir, name, ino, EXT2_FT_DIR);
 	if (!err)
 		err = read_large(fs, ino, &inode);
 	if (err)
@@ -580,7 +628,7 @@ static int inject_file(struct injector *in, const struct overlay_entry *e, ext2_
 
 	if (e->link_leader >= 0) {
 		ino = in->inos[e->link_leader];	/* leaders come first */
-		err = link_name(fs, dir, name, ino, EXT2_FT_REG_FILE);
+		err = dirbuild_link(in->dirs, dir, name, ino, EXT2_FT_REG_FILE);
 		if (!err)
 			err = read_large(fs, ino, &inode);
 		if (!err) {
@@ -601,7 +649,7 @@ static int inject_file(struct injector *in, const struct overlay_entry *e, ext2_
 	}
 	err = ext2fs_new_inode(fs, dir, LINUX_S_IFREG | 0644, NULL, &ino);
 	if (!err)
-		err = link_name(fs, dir, name, ino, EXT2_FT_REG_FILE);
+		err = dirbuild_link(in->dirs, dir, name, ino, EXT2_FT_REG_FILE);
 	if (err) {
 		if (fd >= 0)
 			close(fd);
@@ -661,14 +709,11 @@ static int inject_symlink(struct injector *in, const struct overlay_entry *e, ex
 			 e->path, fs->blocksize);
 		return -ENAMETOOLONG;
 	}
-	err = ext2fs_symlink(fs, dir, 0, name, e->target);
-	if (err == EXT2_ET_DIR_NO_SPACE) {
-		err = ext2fs_expand_dir(fs, dir);
-		if (!err)
-			err = ext2fs_symlink(fs, dir, 0, name, e->target);
-	}
+	err = ext2fs_new_inode(fs, dir, LINUX_S_IFLNK | 0755, NULL, &ino);
 	if (!err)
-		err = ext2fs_lookup(fs, dir, name, (int)strlen(name), NULL, &ino);
+		err = ext2fs_symlink(fs, dir, ino, NULL, e->target);
+	if (!err)
+		err = dirbuild_link(in->dirs, dir, name, ino, EXT2_FT_SYMLINK);
 	if (!err)
 		err = read_large(fs, ino, &inode);
 	if (err)
@@ -756,6 +801,7 @@ int inject_overlay(struct image *img, const struct overlay *ov, const struct inj
 {
 	struct injector in = { .img = img, .ov = ov, .opts = opts };
 	errcode_t err;
+	double start;
 	int r;
 
 	if (opts->epoch < 1) {
@@ -769,13 +815,20 @@ int inject_overlay(struct image *img, const struct overlay *ov, const struct inj
 	in.fs->now = (time_t)opts->epoch;
 	r = e2check_open(in.fs, img->base_path, img->part.size, &in.check);
 	in.blocks_free_at_start = ext2fs_free_blocks_count(in.fs->super);
+	if (r == 0 && dirbuild_new(in.fs, &in.dirs))
+		r = -ENOMEM;
 	in.inos = calloc(ov->n ? ov->n : 1, sizeof *in.inos);
 	if (!in.inos && r == 0)
 		r = -ENOMEM;
+	start = hb_now();
 	for (size_t i = 0; i < ov->n && r == 0; i++) {
 		const struct overlay_entry *e = &ov->entries[i];
 		const char *name;
 		ext2_ino_t dir;
+
+		if ((i & 255) == 0 && hb_progress_due())
+			hb_progress("injecting: %zu/%zu entries, %.0f entries/s", i, ov->n,
+				    i / (hb_now() - start + 1e-9));
 
 		r = parent_of(&in, e, &dir, &name);
 		if (r < 0)
@@ -786,15 +839,24 @@ int inject_overlay(struct image *img, const struct overlay *ov, const struct inj
 		case OVERLAY_SYMLINK: r = inject_symlink(&in, e, dir, name, &in.inos[i]); break;
 		}
 	}
+	hb_progress_end();
+	if (r == 0)
+		hb_info("injected %zu entries in %.2f s", ov->n, hb_now() - start);
 	if (r == 0 && opts->slot_path)
 		r = inject_slot(&in);
 	free(in.inos);
 	e2check_free(in.check);
 	if (r < 0) {
+		dirbuild_free(in.dirs);
 		ext2fs_free(in.fs);	/* abandoned: nothing reached the base */
 		return r;
 	}
-	err = ext2fs_close_free(&in.fs);
+	err = dirbuild_finish(in.dirs);
+	dirbuild_free(in.dirs);
+	if (!err)
+		err = ext2fs_close_free(&in.fs);
+	else
+		ext2fs_free(in.fs);
 	if (err) {
 		hb_error("%s: writing the file system's metadata: %s", img->base_path,
 			 error_message(err));

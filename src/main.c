@@ -49,6 +49,7 @@ struct cli {
 	int keep_mtime;
 	int keep_owner;
 	int full_hash;
+	int nocache;
 	int no_auto_unmount;
 	/* modes and positional arguments */
 	int help, version, digests, manifest, verbose, overlay_dir;
@@ -73,6 +74,7 @@ static const struct fuse_opt cli_opts[] = {
 	OPT("keep_owner", keep_owner),
 	OPT("keep_mtime", keep_mtime),
 	OPT("fullhash", full_hash),
+	OPT("nocache", nocache),
 	OPT("--export-cow=%s", export_cow),
 	OPT("--export-cow %s", export_cow),
 	OPT("no_auto_unmount", no_auto_unmount),
@@ -167,6 +169,7 @@ static void usage(FILE *f)
 "    -o cow_limit=SIZE      most guest writes held in memory without cow=\n"
 "                           (K, M, G suffixes; 0 = no limit; default 1G)\n"
 "    -o fullhash            fingerprint BASE by hashing all of it\n"
+"    -o nocache             read every overlay file; no digest cache\n"
 "    -o no_auto_unmount     leave the mount behind if hackbackfs is killed\n"
 "                           (default: fusermount3 removes it at once)\n"
 "    -o read_ahead_kb=N     the kernel's readahead window on the mount, KiB\n"
@@ -261,6 +264,7 @@ static int build_options(const struct cli *c, struct build_opts *o, uint64_t *co
 	o->keep_owner = c->keep_owner;
 	o->keep_mtime = c->keep_mtime;
 	o->full_hash = c->full_hash;
+	o->nocache = c->nocache;
 	o->partition = PARTITION_AUTO;
 	if (c->partition) {
 		if (strcmp(c->partition, "whole") == 0)

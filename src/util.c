@@ -9,6 +9,7 @@
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <syslog.h>
+#include <time.h>
 
 #include "util.h"
 
@@ -81,6 +82,52 @@ void hb_info(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+}
+
+/* The progress line: when it was last drawn, and whether one is showing
+ * (the main thread's only, like verbose). */
+static double progress_last;
+static int progress_shown;
+
+double hb_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int hb_progress_due(void)
+{
+	double now;
+
+	if (!verbose || !isatty(STDERR_FILENO))
+		return 0;
+	now = hb_now();
+	if (now - progress_last < 0.5)
+		return 0;
+	progress_last = now;
+	return 1;
+}
+
+void hb_progress(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "\r%s: ", HB_PROGRAM);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs("\033[K", stderr);	/* clear the rest of the line */
+	fflush(stderr);
+	progress_shown = 1;
+}
+
+void hb_progress_end(void)
+{
+	if (progress_shown)
+		fputc('\n', stderr);
+	progress_shown = 0;
 }
 
 ssize_t hb_pread_full(int fd, void *buf, size_t len, uint64_t off)

@@ -39,6 +39,15 @@ void hb_notice(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void hb_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void hb_set_verbose(int verbose);
 
+/* A progress line for long start-ups, redrawn in place on stderr: only
+ * when verbose and stderr is a terminal.  hb_progress_due() says whether
+ * it is time (every 0.5 s) to call hb_progress(); hb_progress_end() ends
+ * the line.  Main thread only.  hb_now(): a monotonic clock, seconds. */
+int hb_progress_due(void);
+void hb_progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void hb_progress_end(void);
+double hb_now(void);
+
 /* pread/pwrite that retry on EINTR and short transfers.  Return the number
  * of bytes transferred (short only at end of file) or -errno. */
 ssize_t hb_pread_full(int fd, void *buf, size_t len, uint64_t off);
