@@ -378,6 +378,13 @@ int mnt_check(const char *mnt)
 			hb_error("mount point %s: descriptor %d is not /dev/fuse", mnt, fd);
 			return -EINVAL;
 		}
+		/* Before 3.3, libfuse resolves /dev/fd/N to /dev/fuse and
+		 * mounts a new file system over it. */
+		if (fuse_version() < 33) {
+			hb_error("mount point %s: /dev/fd/N needs libfuse >= 3.3, this is %s", mnt,
+				 fuse_pkgversion());
+			return -ENOTSUP;
+		}
 		return 0;
 	}
 	if (stat(mnt, &st) < 0) {
