@@ -373,14 +373,6 @@ int fusefs_new(struct fusefs **out, const struct fusefs_config *cfg, struct fuse
 
 	if (!fs)
 		return -ENOMEM;
-	/* Before 3.3, libfuse takes /dev/fd/N for a path and mounts a new file
-	 * system over /dev/fuse itself. */
-	if (cfg->mountpoint && mnt_fd(cfg->mountpoint) >= 0 && fuse_version() < 33) {
-		hb_error("mount point %s: /dev/fd/N needs libfuse >= 3.3, this is %s",
-			 cfg->mountpoint, fuse_pkgversion());
-		free(fs);
-		return -ENOTSUP;
-	}
 	fs->cfg = *cfg;
 	fs->guard = -1;
 	fs->uid = getuid();

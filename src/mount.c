@@ -31,6 +31,9 @@
  */
 #include "config.h"
 
+#define FUSE_USE_VERSION 35
+#include <fuse.h>
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -133,6 +136,13 @@ int mnt_check(const char *mnt)
 		if (!S_ISCHR(st.st_mode) || major(st.st_rdev) != 10 || minor(st.st_rdev) != 229) {
 			hb_error("mount point %s: descriptor %d is not /dev/fuse", mnt, fd);
 			return -EINVAL;
+		}
+		/* Before 3.3, libfuse resolves /dev/fd/N to /dev/fuse and
+		 * mounts a new file system over it. */
+		if (fuse_version() < 33) {
+			hb_error("mount point %s: /dev/fd/N needs libfuse >= 3.3, this is %s", mnt,
+				 fuse_pkgversion());
+			return -ENOTSUP;
 		}
 		return 0;
 	}

@@ -54,10 +54,11 @@ static void mkfs_at(const char *type, uint64_t off, unsigned kib)
 	    type, (unsigned long long)off, img, kib);
 }
 
-/* A swap signature (not ext) of kib KiB at byte offset off. */
+/* A swap signature (not ext) of kib KiB at byte offset off.  (No mkswap
+ * -q: util-linux 2.36, Debian 11's, has none.) */
 static void mkswap_at(uint64_t off, unsigned kib)
 {
-	cu_run("cd '%s' && truncate -s %uk swap && mkswap -q swap >/dev/null 2>&1 && "
+	cu_run("cd '%s' && truncate -s %uk swap && mkswap swap >/dev/null 2>&1 && "
 	    "dd if=swap of='%s' bs=1024 seek=%llu conv=notrunc status=none && rm swap",
 	    tmpdir, kib, img, (unsigned long long)(off / 1024));
 }

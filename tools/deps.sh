@@ -16,6 +16,7 @@ HB_DEPS="
 	coreutils diffutils findutils tar dosfstools
 	debootstrap qemu-system-x86 qemu-utils ca-certificates
 	debhelper dpkg-dev fakeroot lintian git
+	rpm rpm2cpio cpio rpmlint
 	slurm-wlm munge procps
 	clang libclang-rt-14-dev
 "
