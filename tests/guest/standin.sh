@@ -132,6 +132,7 @@ partuuid() {
 first=""
 for i in $images; do
     d=$(image_dir "$i")
+    img=$d      # what mount_image serves
     case " $modes " in *" mount "*)
         mount_image "$i-0" "m5=$m5" "$overlay" && true
         pu=$(partuuid "$work/mnt-$i-0/hack-back.json")

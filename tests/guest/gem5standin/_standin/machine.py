@@ -75,6 +75,15 @@ QEMU_BOARDS = {
 }
 
 
+def _die_with_parent():
+    """QEMU gets SIGKILL when the stand-in dies (prctl PR_SET_PDEATHSIG)."""
+    try:
+        import ctypes
+        ctypes.CDLL(None, use_errno=True).prctl(1, 9)
+    except (OSError, AttributeError):
+        pass
+
+
 def run(cmd, **kw):
     return subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, **kw)
 
@@ -231,7 +240,7 @@ class Machine:
             cmd += ["-initrd", self.boot["initrd"]]
         if ckpt:
             cmd += ["-S", "-incoming", f"exec:cat '{os.path.join(ckpt, 'qemu.state')}'"]
-        self.qemu = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
+        self.qemu = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent,
                                      stdout=open(os.path.join(self.work, "qemu.log"), "ab"),
                                      stderr=subprocess.STDOUT)
         self.qmp = self.connect(self.qmpsock).makefile("rwb", buffering=0)
