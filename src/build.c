@@ -241,8 +241,13 @@ static int manifest(const struct build_opts *o, struct build *b)
 		fprintf(f, "\"%s\", \"fingerprint_kind\": \"%s\"},\n", hex, o->full_hash ? "full" : "sampled");
 	}
 	fprintf(f, "  \"partition\": {\"number\": %d, \"table\": \"%s\", \"offset\": %" PRIu64
-		   ", \"size\": %" PRIu64 ", \"fstype\": \"%s\"},\n",
+		   ", \"size\": %" PRIu64 ", \"fstype\": \"%s\", \"partuuid\": ",
 		p->number, p->table, p->offset, p->size, p->fstype);
+	if (p->uuid[0])
+		json_str(f, p->uuid);
+	else
+		fputs("null", f);
+	fputs("},\n", f);
 	fprintf(f, "  \"epoch\": %" PRId64 ", \"epoch_from\": \"%s\", \"keep_mtime\": %s, "
 		   "\"umask\": \"%04o\",\n", b->epoch, b->epoch_from,
 		o->keep_mtime ? "true" : "false", (unsigned)o->umask);

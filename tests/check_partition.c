@@ -126,7 +126,7 @@ START_TEST(test_mbr_gem5_layout)
 	struct partition p;
 
 	/* The Packer image: MBR, one ext4 partition at sector 2048. */
-	make_disk(16, "label: dos\\nstart=2048, size=28672, type=83\\n");
+	make_disk(16, "label: dos\\nlabel-id: 0x5eed0a17\\nstart=2048, size=28672, type=83\\n");
 	mkfs_at("ext4", MiB, 14 * 1024);
 	ck_assert_int_eq(probe(PARTITION_AUTO, &p), 0);
 	ck_assert_uint_eq(p.offset, MiB);
@@ -134,6 +134,8 @@ START_TEST(test_mbr_gem5_layout)
 	ck_assert_int_eq(p.number, 1);
 	ck_assert_str_eq(p.table, "dos");
 	ck_assert_str_eq(p.fstype, "ext4");
+	/* root=PARTUUID= of an MBR disk: the disk signature and the number. */
+	ck_assert_str_eq(p.uuid, "5eed0a17-01");
 
 	ck_assert_int_eq(probe(1, &p), 0);
 	ck_assert_uint_eq(p.offset, MiB);
@@ -235,11 +237,14 @@ START_TEST(test_gpt)
 	struct partition p;
 
 	/* Partition 1 empty, partition 2 ext4. */
-	make_disk(16, "label: gpt\\nstart=2048, size=4096\\nstart=8192, size=16384\\n");
+	make_disk(16, "label: gpt\\nstart=2048, size=4096\\nstart=8192, size=16384, "
+		      "uuid=0D1C4B7E-2A9F-4C3B-8E6D-5F4A3B2C1D0E\\n");
 	mkfs_at("ext4", 8192 * 512, 8192);
 
 	ck_assert_int_eq(probe(PARTITION_AUTO, &p), 0);
 	ck_assert_str_eq(p.table, "gpt");
+	/* root=PARTUUID= of a GPT disk: the entry's GUID (lower case). */
+	ck_assert_str_eq(p.uuid, "0d1c4b7e-2a9f-4c3b-8e6d-5f4a3b2c1d0e");
 	ck_assert_int_eq(p.number, 2);
 	ck_assert_uint_eq(p.offset, 8192 * 512ULL);
 	ck_assert_uint_eq(p.size, 16384 * 512ULL);
