@@ -317,7 +317,7 @@ int main(int argc, char *argv[])
 	struct runmode *run = NULL;
 	char **cmd = NULL;
 	uint64_t cow_limit;
-	int r, status = 1;
+	int r, status = 1, mnt_lock = -1;
 
 	/* Run mode: everything after the first "--" is CMD, untouched by
 	 * fuse_opt_parse (which treats "--" on its own terms). */
@@ -387,8 +387,7 @@ int main(int argc, char *argv[])
 		goto out;
 	int guard = 0;
 	if (c.mountpoint) {
-		if (mnt_check(c.mountpoint) < 0 ||
-		    (mnt_fd(c.mountpoint) < 0 && mnt_check_dir(c.mountpoint) < 0))
+		if (mnt_claim(c.mountpoint, &mnt_lock) < 0)
 			goto out;
 		/* A daemon that dies, even by SIGKILL, takes its mount with
 		 * it: fusermount3 waits on a socket for that (not for a
@@ -416,6 +415,7 @@ int main(int argc, char *argv[])
 		.read_ahead_kb = read_ahead_kb,
 		.run = run,
 		.guard = guard,
+		.mnt_lock = &mnt_lock,
 	};
 	if (fusefs_new(&fs, &cfg, &args) < 0)
 		goto out;
@@ -464,6 +464,7 @@ int main(int argc, char *argv[])
 	}
 
 out:
+	mnt_unlock(&mnt_lock);
 	runmode_free(run);
 	fusefs_free(fs);
 	fuse_opt_free_args(&args);
