@@ -275,8 +275,13 @@ static int mnt_ident_of(int fd, struct mnt_ident *m)
 	m->unique = 0;
 	m->id = -1;
 	/* The kernel's ABI puts stx_mnt_id right after stx_dev_minor; headers
-	 * older than Linux 5.8 call those bytes padding. */
-	if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_MNT_ID_UNIQUE, &sx) == 0 &&
+	 * older than Linux 5.8 call those bytes padding.  Asked of "/" first:
+	 * only a kernel that has the unique ID (and honours DONT_SYNC, which
+	 * FUSE has done since long before) is asked about our own root, which
+	 * the daemon, still on its way to serving, could not answer. */
+	if (statx(AT_FDCWD, "/", 0, STATX_MNT_ID_UNIQUE, &sx) == 0 &&
+	    (sx.stx_mask & STATX_MNT_ID_UNIQUE) &&
+	    statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_MNT_ID_UNIQUE, &sx) == 0 &&
 	    (sx.stx_mask & STATX_MNT_ID_UNIQUE))
 		memcpy(&m->unique, (char *)&sx.stx_dev_minor + sizeof sx.stx_dev_minor,
 		       sizeof m->unique);
