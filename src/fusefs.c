@@ -429,11 +429,16 @@ int fusefs_serve(struct fusefs *fs, struct build *b)
 
 	fs->b = b;
 	serve_mode(fs, b->img->base_fd, b->img->readonly);
+	/* The build took a while: is MNT still an empty directory? */
+	if (mnt_fd(fs->cfg.mountpoint) < 0 && mnt_recheck(fs->cfg.mountpoint) < 0)
+		return -EIO;
 	if (fuse_mount(fs->fuse, fs->cfg.mountpoint) != 0) {
 		hb_error("cannot mount on %s (is fusermount3 installed and /dev/fuse usable?)",
 			 fs->cfg.mountpoint);
 		return -EIO;
 	}
+	if (fs->cfg.mnt_lock)
+		mnt_unlock(fs->cfg.mnt_lock);
 	if (mnt_read_ahead(fs->cfg.mountpoint, fs->cfg.read_ahead_kb, fs->cfg.base) < 0 ||
 	    (fs->cfg.guard && (fs->guard = mnt_guard(fs->cfg.mountpoint)) < 0)) {
 		fuse_unmount(fs->fuse);

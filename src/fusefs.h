@@ -30,6 +30,7 @@ struct fusefs_config {
 	long read_ahead_kb;		/* mnt_read_ahead(): < 0 auto */
 	struct runmode *run;		/* run mode, or NULL */
 	int guard;			/* start mnt_guard() after mounting */
+	int *mnt_lock;			/* mnt_claim()'s lock: mnt_unlock() once mounted */
 };
 
 struct fusefs;

@@ -135,7 +135,9 @@ static void usage(FILE *f)
 "With -- CMD (run mode), hackbackfs stays in the foreground, runs CMD once\n"
 "MNT is mounted (HACKBACKFS_IMAGE and HACKBACKFS_MOUNT in its environment),\n"
 "passes SIGTERM, SIGINT and SIGHUP on to it, unmounts when it ends and exits\n"
-"with its status (128+N if signal N killed it; 127: CMD not found).\n"
+"with its status (128+N if signal N killed it; 127: CMD not found).  CMD runs\n"
+"in a process group of its own with the caller's signal dispositions and fd\n"
+"limit, and is killed if hackbackfs dies.\n"
 "MNT may be /dev/fd/N: a /dev/fuse descriptor the caller has mounted.\n"
 "\n"
 "hackbackfs options:\n"
@@ -354,7 +356,7 @@ int main(int argc, char *argv[])
 	struct runmode *run = NULL;
 	char **cmd = NULL;
 	uint64_t cow_limit;
-	int r, status = 1;
+	int r, status = 1, mnt_lock = -1;
 
 	/* Run mode: everything after the first "--" is CMD, untouched by
 	 * fuse_opt_parse (which treats "--" on its own terms). */
@@ -424,8 +426,7 @@ int main(int argc, char *argv[])
 		goto out;
 	int guard = 0;
 	if (c.mountpoint) {
-		if (mnt_check(c.mountpoint) < 0 ||
-		    (mnt_fd(c.mountpoint) < 0 && mnt_check_dir(c.mountpoint) < 0))
+		if (mnt_claim(c.mountpoint, &mnt_lock) < 0)
 			goto out;
 		/* A daemon that dies, even by SIGKILL, takes its mount with
 		 * it: fusermount3 waits on a socket for that (not for a
@@ -457,6 +458,7 @@ int main(int argc, char *argv[])
 		.read_ahead_kb = read_ahead_kb,
 		.run = run,
 		.guard = guard,
+		.mnt_lock = &mnt_lock,
 	};
 	if (fusefs_new(&fs, &cfg, &args) < 0)
 		goto out;
@@ -505,6 +507,7 @@ int main(int argc, char *argv[])
 	}
 
 out:
+	mnt_unlock(&mnt_lock);
 	runmode_free(run);
 	fusefs_free(fs);
 	fuse_opt_free_args(&args);

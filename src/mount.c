@@ -6,6 +6,14 @@
  * who removes the mount when the daemon dies, and how far the kernel
  * reads ahead on it.
  *
+ * Two hackbackfs started at once on one empty directory would both pass
+ * the checks, build for seconds or minutes, and mount one on top of the
+ * other.  mnt_claim() takes an flock on the directory before the checks and
+ * holds it until the mount is made, and the checks run again right before
+ * mounting: exactly one wins, the other says the directory is being
+ * mounted.  (An flock on the directory, not a lock file beside it: nothing
+ * is created, and the lock ends with the process whatever kills it.)
+ *
  * The mount point checks read /proc/self/mountinfo: a directory that is
  * already a mount point is refused by name (libfuse would stack a second
  * mount on it), and so is one with anything in it (libfuse mounts over a
@@ -43,6 +51,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -196,6 +205,58 @@ int mnt_check_dir(const char *mnt)
 	return 0;
 }
 
+/* The checks of a mount point that libfuse would accept (not /dev/fd/N). */
+int mnt_recheck(const char *mnt)
+{
+	int r = mnt_check(mnt);
+
+	return r < 0 ? r : mnt_check_dir(mnt);
+}
+
+int mnt_claim(const char *mnt, int *lock)
+{
+	int fd, r;
+
+	*lock = -1;
+	r = mnt_check(mnt);
+	if (r < 0 || mnt_fd(mnt) >= 0)
+		return r;
+	fd = open(mnt, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		int e = errno;
+		if (mnt_check_dir(mnt) < 0)	/* names the cause */
+			return -ENOTDIR;
+		hb_error("mount point %s: %s", mnt, strerror(e));
+		return -e;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		if (errno == EWOULDBLOCK) {
+			hb_error("mount point %s is being mounted by another hackbackfs", mnt);
+			close(fd);
+			return -EBUSY;
+		}
+		/* NFS without lockd, some cluster file systems: go on with the
+		 * checks alone, which the lock only makes airtight */
+		hb_info("mount point %s: no lock (%s)", mnt, strerror(errno));
+	}
+	/* Under the lock: a hackbackfs that mounted here while we waited for
+	 * nothing (between our first check and the lock) shows now. */
+	r = mnt_recheck(mnt);
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	*lock = fd;
+	return 0;
+}
+
+void mnt_unlock(int *lock)
+{
+	if (*lock >= 0)
+		close(*lock);
+	*lock = -1;
+}
+
 /* ---- the guard ------------------------------------------------------------ */
 
 #ifndef STATX_MNT_ID_UNIQUE
@@ -224,8 +285,13 @@ static int mnt_ident_of(int fd, struct mnt_ident *m)
 	m->unique = 0;
 	m->id = -1;
 	/* The kernel's ABI puts stx_mnt_id right after stx_dev_minor; headers
-	 * older than Linux 5.8 call those bytes padding. */
-	if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_MNT_ID_UNIQUE, &sx) == 0 &&
+	 * older than Linux 5.8 call those bytes padding.  Asked of "/" first:
+	 * only a kernel that has the unique ID (and honours DONT_SYNC, which
+	 * FUSE has done since long before) is asked about our own root, which
+	 * the daemon, still on its way to serving, could not answer. */
+	if (statx(AT_FDCWD, "/", 0, STATX_MNT_ID_UNIQUE, &sx) == 0 &&
+	    (sx.stx_mask & STATX_MNT_ID_UNIQUE) &&
+	    statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_MNT_ID_UNIQUE, &sx) == 0 &&
 	    (sx.stx_mask & STATX_MNT_ID_UNIQUE))
 		memcpy(&m->unique, (char *)&sx.stx_dev_minor + sizeof sx.stx_dev_minor,
 		       sizeof m->unique);

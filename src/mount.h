@@ -26,6 +26,16 @@ int mnt_check(const char *mnt);
  * has anything in it.  Not for /dev/fd/N. */
 int mnt_check_dir(const char *mnt);
 
+/* Before the build: mnt_check() and mnt_check_dir() under an exclusive
+ * flock on the directory, so that of two hackbackfs started at once on one
+ * directory exactly one mounts (the other: one error line, -EBUSY).  *lock
+ * gets the descriptor that holds it (-1 for /dev/fd/N, or where the file
+ * system has no flock); keep it until the mount is made, with
+ * mnt_recheck() right before mounting, then mnt_unlock(). */
+int mnt_claim(const char *mnt, int *lock);
+int mnt_recheck(const char *mnt);
+void mnt_unlock(int *lock);
+
 /* The guard: a small process that outlives a killed daemon and removes
  * its dead mount (umount2 as root, fusermount3 -u -z as a user).  Beside
  * libfuse's auto_unmount, which does nothing for users before libfuse 3.15

@@ -26,8 +26,10 @@
  *
  * One copy of each signal.  A signal to our process group (Ctrl-C, a kill
  * of the group as batch systems send) would reach CMD directly and again
- * through us.  So CMD runs in a process group of its own, and the signals
- * we pass on go to that group, once.  When we own the terminal, CMD's group
+ * through us.  So CMD runs in a process group of its own, and gets the
+ * signals we pass on from us alone (to CMD itself, as before: a script that
+ * relays them to its children, as contrib/slurm's do, would otherwise send
+ * its children a second copy).  When we own the terminal, CMD's group
  * gets it (as a shell gives it to a job), so Ctrl-C reaches CMD alone and
  * CMD can read the terminal; a stop of CMD (Ctrl-Z) stops us too and a
  * continue continues both, and the terminal comes back to us when CMD
@@ -219,9 +221,8 @@ static void *supervise(void *arg)
 		if (sigwait(&set, &sig) != 0)
 			continue;
 		if (sig != SIGCHLD) {
-			hb_info("passing signal %d on to %s (process group %d)", sig, rm->argv[0],
-				(int)rm->pid);
-			kill(-rm->pid, sig);
+			hb_info("passing signal %d on to %s (pid %d)", sig, rm->argv[0], (int)rm->pid);
+			kill(rm->pid, sig);
 			continue;
 		}
 		pid_t p = waitpid(rm->pid, &st, WNOHANG | WUNTRACED);

@@ -5,8 +5,8 @@
  * where every process of the step is killed when it ends.  The serving
  * process stays in the foreground, forks CMD once MNT/NAME is mounted and
  * ends the FUSE loop when CMD ends; fusefs_serve() then unmounts as always.
- * SIGTERM, SIGINT and SIGHUP to hackbackfs go to CMD instead (to its
- * process group, once).  CMD gets its caller's signal dispositions, signal
+ * SIGTERM, SIGINT and SIGHUP to hackbackfs go to CMD instead, once (CMD
+ * runs in a process group of its own).  CMD gets its caller's signal dispositions, signal
  * mask and RLIMIT_NOFILE, none of our descriptors, the terminal when we
  * have it, and SIGKILL if hackbackfs dies.
  *
