@@ -201,16 +201,56 @@ static int identify(const struct build_opts *o, struct build *b, const unsigned 
 	return digest_final(d, b->digest);
 }
 
+/* Length of the valid UTF-8 sequence at p (1-4), or 0 when the bytes there
+ * are not one: overlong forms, UTF-16 surrogates and code points past
+ * U+10FFFF are not valid (RFC 3629). */
+static int utf8_len(const unsigned char *p)
+{
+	unsigned c = p[0];
+	int n;
+	unsigned min, cp;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		n = 2, min = 0x80, cp = c & 0x1f;
+	else if (c >= 0xe0 && c <= 0xef)
+		n = 3, min = 0x800, cp = c & 0x0f;
+	else if (c >= 0xf0 && c <= 0xf4)
+		n = 4, min = 0x10000, cp = c & 0x07;
+	else
+		return 0;
+	for (int i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;	/* also stops at the NUL */
+		cp = cp << 6 | (p[i] & 0x3f);
+	}
+	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+/* A JSON string of the bytes s.  File names are bytes, not text: a byte
+ * that is not part of valid UTF-8 becomes \udcXX, a lone low surrogate,
+ * which no valid UTF-8 text contains -- PEP 383's "surrogateescape", so
+ * that json.loads(...) then .encode("utf-8", "surrogateescape") in Python
+ * gives back exactly the name's bytes, and no two names look alike. */
 static void json_str(FILE *f, const char *s)
 {
 	fputc('"', f);
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			fprintf(f, "\\%c", *p);
+	for (const unsigned char *p = (const unsigned char *)s; *p;) {
+		int n = utf8_len(p);
+
+		if (n == 0)
+			fprintf(f, "\\udc%02x", *p++);
+		else if (*p == '"' || *p == '\\')
+			fprintf(f, "\\%c", *p++);
 		else if (*p < 0x20)
-			fprintf(f, "\\u%04x", *p);
-		else
-			fputc(*p, f);
+			fprintf(f, "\\u%04x", *p++);
+		else {
+			fwrite(p, 1, (size_t)n, f);
+			p += n;
+		}
 	}
 	fputc('"', f);
 }

@@ -1,10 +1,13 @@
 /* export.c -- gem5 CowDiskImage file from a built image (see export.h).
  *
- * One pass over the synthesized delta in ascending unit order (the delta's
- * iterator: no copy of the delta, no per-unit memory), each unit compared
- * sector by sector with the base; a sector goes out only when its bytes
+ * One pass over the units the build wrote, in ascending order
+ * (image_foreach_built(): the delta's iterator, no copy of the delta, no
+ * per-unit memory), each compared sector by sector with the base's bytes
+ * that the image hands along; a sector goes out only when its bytes
  * differ, so a unit the injection rewrote with the base's own bytes costs
- * gem5 nothing.  Records stream through a small buffer; N is written into
+ * gem5 nothing.  The image checks the overlay files and BASE after every
+ * read, as for a mount: one changed during the export fails it, and no
+ * FILE is left.  Records stream through a small buffer; N is written into
  * the header at the end, once known.  Memory: the buffer and the iterator's
  * sorted table keys, whatever the delta's size.
  *
@@ -37,45 +40,29 @@ static void header(unsigned char h[EXPORT_HEADER_LEN], uint64_t n)
 	hb_put_le(h + 16, n, 8);
 }
 
-/* Write the sectors of unit that differ from the base. */
-static int export_unit(const struct build *b, struct outfile *o, uint64_t unit,
-		       const struct delta_src *src, uint64_t *n)
-{
-	const struct image *img = b->img;
-	unsigned char data[DELTA_UNIT], base[DELTA_UNIT], rec[8];
-	const unsigned char *bytes = src->mem;
-	uint64_t off = unit * DELTA_UNIT;
-	size_t len;
-	ssize_t r;
+struct table {
+	struct outfile *o;
+	uint64_t n;
+};
 
-	if (off >= img->size)
-		return 0;
-	len = (size_t)HB_MIN((uint64_t)DELTA_UNIT, img->size - off);
-	if (!bytes) {
-		r = hb_pread_full(src->fd, data, DELTA_UNIT, src->pos);
-		if (r < 0) {
-			hb_error("reading the overlay's data: %s", strerror((int)-r));
-			return (int)r;
-		}
-		memset(data + r, 0, DELTA_UNIT - (size_t)r);	/* as a mount reads it */
-		bytes = data;
-	}
-	r = hb_pread_full(img->base_fd, base, len, off);
-	if (r != (ssize_t)len) {
-		hb_error("base image %s: %s", img->base_path,
-			 r < 0 ? strerror((int)-r) : "file shrank while exporting");
-		return r < 0 ? (int)r : -EIO;
-	}
+/* image_foreach_built()'s callback: the sectors of one unit that differ
+ * from the base. */
+static int export_unit(uint64_t off, const unsigned char *bytes, const unsigned char *base,
+		       size_t len, void *arg)
+{
+	struct table *t = arg;
+	unsigned char rec[8];
+
 	/* A partial last sector is dropped, as gem5's RawDiskImage does. */
 	for (size_t s = 0; s + EXPORT_SECTOR <= len; s += EXPORT_SECTOR) {
 		int w;
 		if (memcmp(bytes + s, base + s, EXPORT_SECTOR) == 0)
 			continue;
 		hb_put_le(rec, (off + s) / EXPORT_SECTOR, 8);
-		if ((w = outfile_write(o, rec, sizeof rec)) < 0 ||
-		    (w = outfile_write(o, bytes + s, EXPORT_SECTOR)) < 0)
+		if ((w = outfile_write(t->o, rec, sizeof rec)) < 0 ||
+		    (w = outfile_write(t->o, bytes + s, EXPORT_SECTOR)) < 0)
 			return w;
-		(*n)++;
+		t->n++;
 	}
 	return 0;
 }
@@ -83,22 +70,14 @@ static int export_unit(const struct build *b, struct outfile *o, uint64_t unit,
 static int write_table(const struct build *b, struct outfile *o, uint64_t *n)
 {
 	unsigned char h[EXPORT_HEADER_LEN];
-	struct delta_iter *it;
-	struct delta_src src;
-	uint64_t unit;
+	struct table t = { .o = o };
 	int r;
 
-	*n = 0;
 	header(h, 0);	/* N once known */
 	if ((r = outfile_write(o, h, sizeof h)) < 0)
 		return r;
-	if ((r = delta_iter_new(b->img->synth, &it)) < 0) {
-		hb_error("walking the image's delta: %s", strerror(-r));
-		return r;
-	}
-	while (r == 0 && delta_iter_next(it, &unit, &src))
-		r = export_unit(b, o, unit, &src, n);
-	delta_iter_free(it);
+	r = image_foreach_built(b->img, export_unit, &t);
+	*n = t.n;
 	return r;
 }
 
@@ -145,10 +124,9 @@ static int write_json(const struct build *b, struct outfile *o, const char *path
 /* Refuse to rename over BASE itself. */
 static int check_not_base(const struct build *b, const char *path)
 {
-	struct stat st, bst;
+	struct stat st;
 
-	if (stat(path, &st) == 0 && fstat(b->img->base_fd, &bst) == 0 &&
-	    st.st_dev == bst.st_dev && st.st_ino == bst.st_ino) {
+	if (stat(path, &st) == 0 && image_is_base(b->img, &st)) {
 		hb_error("%s is the base image: choose another output file", path);
 		return -EINVAL;
 	}
@@ -176,7 +154,7 @@ int export_cow(const struct build *b, const struct build_opts *bo, const char *p
 	if ((r = check_not_base(b, path)) < 0 || (r = check_not_base(b, json_path)) < 0)
 		return r;
 
-	hb_info("exporting the delta (%" PRIu64 " units) to %s", delta_units(b->img->synth), path);
+	hb_info("exporting the delta (%" PRIu64 " units) to %s", image_built_units(b->img), path);
 	if ((r = outfile_open(&cow, path, 0666)) < 0)
 		goto out;
 	if ((r = write_table(b, cow, &res->sectors)) < 0 ||

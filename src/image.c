@@ -512,6 +512,68 @@ int image_map_file(struct image *img, uint64_t off, uint64_t len, int file_id, u
 	return r;
 }
 
+int image_foreach_built(struct image *img, image_unit_fn fn, void *arg)
+{
+	unsigned char data[DELTA_UNIT], base[DELTA_UNIT];
+	struct delta_iter *it;
+	struct delta_src src;
+	uint64_t unit;
+	int r;
+
+	if ((r = delta_iter_new(img->synth, &it)) < 0) {
+		hb_error("walking the image's delta: %s", strerror(-r));
+		return r;
+	}
+	while (r == 0 && delta_iter_next(it, &unit, &src)) {
+		struct image_seg segs[2] = {
+			{ .fd = src.mem ? -1 : src.fd, .pos = src.pos, .mem = src.mem, .len = DELTA_UNIT },
+			{ .fd = img->base_fd, .pos = unit * DELTA_UNIT },
+		};
+		uint64_t off = unit * DELTA_UNIT;
+		const unsigned char *bytes = src.mem;
+		ssize_t got;
+
+		if (off >= img->size)
+			continue;
+		segs[1].len = (size_t)HB_MIN((uint64_t)DELTA_UNIT, img->size - off);
+		if (!bytes) {
+			got = hb_pread_full(src.fd, data, DELTA_UNIT, src.pos);
+			if (got < 0) {
+				r = (int)got;
+				hb_error("reading the overlay's data: %s", strerror(-r));
+				break;
+			}
+			memset(data + got, 0, DELTA_UNIT - (size_t)got);	/* as a mount reads it */
+			bytes = data;
+		}
+		got = hb_pread_full(img->base_fd, base, segs[1].len, off);
+		if (got != (ssize_t)segs[1].len) {
+			r = got < 0 ? (int)got : -EIO;
+			hb_error("base image %s: %s", img->base_path,
+				 got < 0 ? strerror((int)-got) : "file shrank");
+			break;
+		}
+		/* After the reads, never before: see image.h. */
+		if ((r = image_check_sources(img, segs, 2)) < 0)
+			break;
+		r = fn(off, bytes, base, segs[1].len, arg);
+	}
+	delta_iter_free(it);
+	return r;
+}
+
+uint64_t image_built_units(const struct image *img)
+{
+	return delta_units(img->synth);
+}
+
+int image_is_base(const struct image *img, const struct stat *st)
+{
+	struct stat bst;
+
+	return fstat(img->base_fd, &bst) == 0 && st->st_dev == bst.st_dev && st->st_ino == bst.st_ino;
+}
+
 int image_freeze(struct image *img, uint64_t mem_limit, int readonly)
 {
 	img->cow = delta_new(mem_limit);

@@ -110,6 +110,21 @@ int image_check_sources(struct image *img, const struct image_seg *segs, int n);
 int image_adopt_fd(struct image *img, int fd, const char *path);
 int image_map_file(struct image *img, uint64_t off, uint64_t len, int file_id, uint64_t pos);
 
+/* Walk the units whose bytes may differ from BASE's: those the build
+ * wrote or mapped (not guest writes), in ascending order, without copying
+ * the map.  fn gets each unit's offset, its bytes in the image and BASE's
+ * bytes there (len: DELTA_UNIT, less for a partial last unit); the files
+ * they were read from are checked after the read (-EIO when one changed,
+ * reported once, see above).  fn's non-zero value stops the walk and is
+ * returned.  For an exporter, which needs nothing else of the image. */
+typedef int (*image_unit_fn)(uint64_t off, const unsigned char *bytes, const unsigned char *base,
+			     size_t len, void *arg);
+int image_foreach_built(struct image *img, image_unit_fn fn, void *arg);
+/* How many units image_foreach_built() visits. */
+uint64_t image_built_units(const struct image *img);
+/* Whether st is BASE itself (device and inode). */
+int image_is_base(const struct image *img, const struct stat *st);
+
 /* End the build phase.  mem_limit bounds guest writes held in memory (0: no
  * bound); readonly makes guest writes fail with -EROFS. */
 int image_freeze(struct image *img, uint64_t mem_limit, int readonly);

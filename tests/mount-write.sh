@@ -347,6 +347,24 @@ else
 	echo "checked: two mounts of one cow file at once"
 fi
 
+# ---- no descriptor of ours in fusermount3 ---------------------------------------------------
+# auto_unmount keeps a setuid fusermount3 running for the whole mount: the
+# mapped overlay files (and BASE) are close-on-exec, so it holds none.
+mount_hb "$base" "$ov" "$mnt"
+fm=
+for p in $(pgrep -x fusermount3 || true); do
+	tr '\0' '\n' <"/proc/$p/cmdline" 2>/dev/null | grep -qxF -e "$mnt" && fm=$p
+done
+if [ -n "$fm" ]; then
+	leaked=$(find "/proc/$fm/fd" -mindepth 1 -maxdepth 1 -exec readlink {} \; 2>/dev/null |
+		grep -F -e "$ov/" -e "$base" || true)
+	[ -z "$leaked" ] || fail "fusermount3 (pid $fm) holds our files: $leaked"
+	echo "ok: fusermount3 (pid $fm) holds no overlay file or BASE"
+else
+	echo "note: no fusermount3 runs for $mnt (mounted directly): nothing to check"
+fi
+unmount_hb "$mnt"
+
 # ---- the cow file's lock: wait for the last daemon, then give up ------------------------------
 cp "$tmp/writes1" "$tmp/writes"
 cow=$tmp/lock.cow
