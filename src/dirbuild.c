@@ -26,6 +26,10 @@
  * depends only on the order of the calls, so the image stays
  * deterministic.
  *
+ * At the end (dirbuild_finish) a directory the injection made and filled
+ * past a few blocks is rewritten as an htree from the names in the table
+ * (see the section below): the linear form exists only during the build.
+ *
  * SPDX-License-Identifier: BSD-3-Clause
  */
 #include "config.h"

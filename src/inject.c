@@ -426,9 +426,25 @@ static int write_data(struct injector *in, const struct overlay_entry *e, int fd
 	}
 
 	for (uint64_t first = 0; first < nblocks && r == 0; first += chunk_blocks) {
-		uint64_t n = HB_MIN(chunk_blocks, nblocks - first);
-		uint64_t want = HB_MIN(n * bs, e->size - first * bs);
-		ssize_t got = (ssize_t)want;
+		uint64_t n, want;
+		ssize_t got;
+
+		if (!mem && !dg) {
+			/* A mapped file's holes read as zeros, which become
+			 * holes anyway: skip them unread (a sparse file of
+			 * GiBs costs its data only).  Without SEEK_DATA the
+			 * whole file is data. */
+			off_t d = lseek(fd, (off_t)(first * bs), SEEK_DATA);
+			if (d < 0 && errno == ENXIO)
+				break;
+			if (d > 0 && (uint64_t)d / bs > first)
+				first = (uint64_t)d / bs;
+			if (first >= nblocks)
+				break;
+		}
+		n = HB_MIN(chunk_blocks, nblocks - first);
+		want = HB_MIN(n * bs, e->size - first * bs);
+		got = (ssize_t)want;
 
 		if (mem)
 			memcpy(buf, mem + first * bs, want);
