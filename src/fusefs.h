@@ -1,6 +1,8 @@
 /* fusefs.h -- the FUSE front end: MNT/NAME (the image) and MNT/NAME.json.
  *
- * The only module that includes <fuse.h>.  Two steps, so that FUSE's own
+ * The FUSE file system itself (main.c and mount.c include <fuse.h> too,
+ * for libfuse's option parsing and version; runmode.c for the session it
+ * ends).  Two steps, so that FUSE's own
  * options are checked before the (possibly long) build and nothing is
  * mounted until the image is ready:
  *

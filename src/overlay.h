@@ -1,6 +1,7 @@
 /* overlay.h -- the overlay: what is to be written into the image.
  *
- * overlay_scan() walks one or more host directories and produces a sorted,
+ overlay_add_dir() walks a host directory (once per overlay directory given,
+ * in order) and overlay_finish() turns what was added into a sorted,
  * deterministic list of entries, sorted by path with strcmp(), so that a
  * directory always precedes its contents (a prefix sorts first).
  * Later directories win over earlier ones for the same path.  Extra single
