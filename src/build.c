@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 
 #include "build.h"
+#include "dcache.h"
 #include "inject.h"
 #include "overlaydir.h"
 #include "util.h"
@@ -97,6 +98,26 @@ static int scan_overlays(const struct build_opts *o, struct overlay *ov)
 		r = overlay_add_file(ov, M5_PATH, o->m5, 0755);
 	if (r == 0)
 		r = overlay_finish(ov);
+	return r;
+}
+
+/* scan_overlays() through the caller's digest cache, unless o->nocache. */
+static int scan_cached(const struct build_opts *o, struct overlay *ov)
+{
+	struct dcache *c = o->nocache ? NULL : dcache_open();
+	unsigned long hits = 0, misses = 0;
+	int r;
+
+	ov->cache = c;
+	r = scan_overlays(o, ov);
+	ov->cache = NULL;
+	if (c) {
+		dcache_counts(c, &hits, &misses);
+		hb_info("overlay files: %lu hashed, %lu from the digest cache", misses, hits);
+		if (r == 0 && dcache_save(c) < 0)
+			hb_info("the digest cache could not be written (it costs time only)");
+		dcache_free(c);
+	}
 	return r;
 }
 
@@ -260,8 +281,13 @@ static int manifest(const struct build_opts *o, struct build *b)
 		fprintf(f, "\"%s\", \"fingerprint_kind\": \"%s\"},\n", hex, o->full_hash ? "full" : "sampled");
 	}
 	fprintf(f, "  \"partition\": {\"number\": %d, \"table\": \"%s\", \"offset\": %" PRIu64
-		   ", \"size\": %" PRIu64 ", \"fstype\": \"%s\"},\n",
+		   ", \"size\": %" PRIu64 ", \"fstype\": \"%s\", \"partuuid\": ",
 		p->number, p->table, p->offset, p->size, p->fstype);
+	if (p->uuid[0])
+		json_str(f, p->uuid);
+	else
+		fputs("null", f);
+	fputs("},\n", f);
 	fprintf(f, "  \"epoch\": %" PRId64 ", \"epoch_from\": \"%s\", \"keep_mtime\": %s, "
 		   "\"umask\": \"%04o\",\n", b->epoch, b->epoch_from,
 		o->keep_mtime ? "true" : "false", (unsigned)o->umask);
@@ -317,7 +343,7 @@ int build_image(const struct build_opts *o, struct build *b)
 		hb_error("%s: fingerprint: %s", o->base, strerror(-r));
 		goto fail;
 	}
-	if ((r = scan_overlays(o, &b->ov)) < 0)
+	if ((r = scan_cached(o, &b->ov)) < 0)
 		goto fail;
 	if ((r = make_slot(o->restore, &slot)) < 0)
 		goto fail;

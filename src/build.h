@@ -45,6 +45,7 @@ struct build_opts {
 	int keep_owner;
 	uid_t uid;
 	gid_t gid;
+	int nocache;		/* hash every overlay file; no digest cache (dcache.h) */
 };
 
 struct build {

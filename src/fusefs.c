@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "fusefs.h"
+#include "mount.h"
 #include "readahead.h"
 #include "runmode.h"
 #include "util.h"
@@ -39,6 +40,7 @@ struct fusefs {
 	char *json_name;	/* NAME.json */
 	uid_t uid;
 	gid_t gid;
+	int guard;		/* mnt_guard()'s descriptor, or -1 */
 	mode_t image_mode;	/* permission bits served, see serve_mode() */
 	mode_t json_mode;
 };
@@ -372,6 +374,7 @@ int fusefs_new(struct fusefs **out, const struct fusefs_config *cfg, struct fuse
 	if (!fs)
 		return -ENOMEM;
 	fs->cfg = *cfg;
+	fs->guard = -1;
 	fs->uid = getuid();
 	fs->gid = getgid();
 	if (asprintf(&fs->json_name, "%s.json", cfg->name) < 0) {
@@ -426,13 +429,18 @@ int fusefs_serve(struct fusefs *fs, struct build *b)
 
 	fs->b = b;
 	serve_mode(fs, b->img->base_fd, b->img->readonly);
+	/* The build took a while: is MNT still an empty directory? */
+	if (mnt_fd(fs->cfg.mountpoint) < 0 && mnt_recheck(fs->cfg.mountpoint) < 0)
+		return -EIO;
 	if (fuse_mount(fs->fuse, fs->cfg.mountpoint) != 0) {
 		hb_error("cannot mount on %s (is fusermount3 installed and /dev/fuse usable?)",
 			 fs->cfg.mountpoint);
 		return -EIO;
 	}
+	if (fs->cfg.mnt_lock)
+		mnt_unlock(fs->cfg.mnt_lock);
 	if (mnt_read_ahead(fs->cfg.mountpoint, fs->cfg.read_ahead_kb, fs->cfg.base) < 0 ||
-	    (fs->cfg.guard && mnt_guard(fs->cfg.mountpoint) < 0)) {
+	    (fs->cfg.guard && (fs->guard = mnt_guard(fs->cfg.mountpoint)) < 0)) {
 		fuse_unmount(fs->fuse);
 		return -EIO;
 	}
@@ -466,6 +474,8 @@ int fusefs_serve(struct fusefs *fs, struct build *b)
 	else
 		fuse_remove_signal_handlers(se);
 	fuse_unmount(fs->fuse);
+	mnt_guard_clean(fs->guard);	/* before the flush: MNT may be the next mount's */
+	fs->guard = -1;
 	/* libfuse returns the number of the signal that ended the loop:
 	 * SIGTERM, SIGINT and SIGHUP are a clean shutdown. */
 	if (r == SIGTERM || r == SIGINT || r == SIGHUP)

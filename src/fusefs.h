@@ -1,6 +1,8 @@
 /* fusefs.h -- the FUSE front end: MNT/NAME (the image) and MNT/NAME.json.
  *
- * The only module that includes <fuse.h>.  Two steps, so that FUSE's own
+ * The FUSE file system itself (main.c and mount.c include <fuse.h> too,
+ * for libfuse's option parsing and version; runmode.c for the session it
+ * ends).  Two steps, so that FUSE's own
  * options are checked before the (possibly long) build and nothing is
  * mounted until the image is ready:
  *
@@ -30,6 +32,7 @@ struct fusefs_config {
 	long read_ahead_kb;		/* mnt_read_ahead(): < 0 auto */
 	struct runmode *run;		/* run mode, or NULL */
 	int guard;			/* start mnt_guard() after mounting */
+	int *mnt_lock;			/* mnt_claim()'s lock: mnt_unlock() once mounted */
 };
 
 struct fusefs;

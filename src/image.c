@@ -182,6 +182,7 @@ void image_close(struct image *img)
 		close(img->base_fd);
 	delta_free(img->synth);	/* closes the adopted overlay fds */
 	delta_free(img->cow);	/* closes cow_fd */
+	free(img->base_win);
 	pthread_rwlock_destroy(&img->lock);
 	free_sources(img);
 	free(img->base_path);
@@ -338,6 +339,38 @@ void image_readahead(struct image *img, uint64_t off, uint64_t len)
 	}
 }
 
+#define BASE_WIN_UNITS 16	/* units in one window */
+#define BASE_WINS 8		/* windows, direct-mapped by unit / BASE_WIN_UNITS */
+
+/* BASE's bytes of unit, through the windows in img->base_win, or NULL
+ * (past the end, or unreadable: the unit is then stored).  An injection
+ * writes to a few places at once (inode table, data, directories), each
+ * sequentially: a window each. */
+static const unsigned char *base_unit(struct image *img, uint64_t unit)
+{
+	uint64_t first = unit - unit % BASE_WIN_UNITS;
+	size_t w = (size_t)(unit / BASE_WIN_UNITS) % BASE_WINS;
+	unsigned char *win;
+	ssize_t got;
+
+	if (!img->base_win) {
+		img->base_win = calloc(BASE_WINS, BASE_WIN_UNITS * DELTA_UNIT + 2 * sizeof(uint64_t));
+		if (!img->base_win)
+			return NULL;
+	}
+	/* each window: its first unit + 1 (0: empty), units read, then bytes */
+	win = img->base_win + w * (BASE_WIN_UNITS * DELTA_UNIT + 2 * sizeof(uint64_t));
+	if (hb_get_le(win, 8) != first + 1) {
+		got = hb_pread_full(img->base_fd, win + 16, BASE_WIN_UNITS * DELTA_UNIT,
+				    first * DELTA_UNIT);
+		hb_put_le(win, first + 1, 8);
+		hb_put_le(win + 8, got < 0 ? 0 : (uint64_t)got / DELTA_UNIT, 8);
+	}
+	if (unit - first >= hb_get_le(win + 8, 8))
+		return NULL;
+	return win + 16 + (unit - first) * DELTA_UNIT;
+}
+
 /* Store one whole unit in the writable layer. */
 static int store_unit(struct image *img, uint64_t unit, const unsigned char *data)
 {
@@ -350,9 +383,8 @@ static int store_unit(struct image *img, uint64_t unit, const unsigned char *dat
 		 * stays with the base (less memory, and nothing for an
 		 * export to compare). */
 		if (!delta_lookup(img->synth, unit, &src)) {
-			unsigned char old[DELTA_UNIT];
-			ssize_t got = hb_pread_full(img->base_fd, old, DELTA_UNIT, unit * DELTA_UNIT);
-			if (got == (ssize_t)DELTA_UNIT && memcmp(old, data, DELTA_UNIT) == 0)
+			const unsigned char *old = base_unit(img, unit);
+			if (old && memcmp(old, data, DELTA_UNIT) == 0)
 				return 0;
 		}
 		return delta_put(img->synth, unit, data);
@@ -549,6 +581,8 @@ int image_freeze(struct image *img, uint64_t mem_limit, int readonly)
 		return -ENOMEM;
 	img->readonly = readonly;
 	img->frozen = 1;
+	free(img->base_win);	/* the comparison is the build's only */
+	img->base_win = NULL;
 	return 0;
 }
 

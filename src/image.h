@@ -61,6 +61,10 @@ struct image {
 	pthread_rwlock_t lock;		/* guards cow */
 	struct image_source **by_fd;	/* sources by descriptor, NULL: none */
 	int nby_fd;
+	/* Before the freeze: windows of BASE's bytes for store_unit()'s
+	 * comparison, so that an injection writing many neighbouring units
+	 * reads BASE once per window, not once per unit (image.c). */
+	unsigned char *base_win;
 };
 
 /* Open base_path read-only and probe it (which: see partition.h). */

@@ -23,6 +23,9 @@
  * partial last block of every file are copied (zero-padded), so that no
  * byte of an allocated block is left showing what the base had there.
  *
+ * Every inode reached through a directory of the base is checked by
+ * e2check before it is used: the base's metadata is untrusted input.
+ *
  * Determinism: fs->now is the epoch option, i_generation is 0, blocks and
  * inodes are allocated by libext2fs's goal-based allocator in overlay
  * order, and nothing reads the clock or a random source.
@@ -34,10 +37,14 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <ext2fs/ext2fs.h>
 
+#include "digest.h"
+#include "dirbuild.h"
+#include "e2check.h"
 #include "e2io.h"
 #include "inject.h"
 #include "util.h"
@@ -52,7 +59,9 @@ struct injector {
 	const struct inject_opts *opts;
 	ext2_ino_t *inos;		/* inode written for each entry */
 	uint64_t blocks_free_at_start;
-	ext2fs_block_bitmap meta;	/* the file system's own blocks (check_fs) */
+	struct e2check *check;		/* the base's metadata checks (e2check.h) */
+	struct dirbuild *dirs;		/* names of the directories touched (dirbuild.h) */
+	int fds_warned;			/* said that large files are copied */
 };
 
 /* One error line for a libext2fs failure while handling path. */
@@ -69,10 +78,6 @@ static int fs_error(struct injector *in, const char *path, const char *what, err
 	hb_error("%s: %s: %s", path, what, error_message(err));
 	return -EIO;
 }
-
-/* Checks that keep malformed metadata away from libext2fs (at the end). */
-static int check_fs(struct injector *in);
-static int check_inode(struct injector *in, ext2_ino_t ino, const char *shown);
 
 /* ---- path resolution inside the image ---------------------------------- */
 
@@ -139,14 +144,20 @@ static int resolve(struct injector *in, ext2_ino_t dir, const char *path,
 		}
 		memcpy(comp, p, len);
 		comp[len] = '\0';
-		err = ext2fs_lookup(fs, dir, comp, (int)len, NULL, &ino);
+		err = dirbuild_lookup(in->dirs, dir, comp, len, &ino);
 		if (err == EXT2_ET_FILE_NOT_FOUND)
 			return -ENOENT;
 		if (err) {
 			hb_error("%s: looking up %s: %s", shown, comp, error_message(err));
 			return -EIO;
 		}
-		if (check_inode(in, ino, shown) < 0)
+		if (dirbuild_known(in->dirs, ino)) {
+			/* a directory read or made before, checked then */
+			dir = ino;
+			p = *end ? end + 1 : end;
+			continue;
+		}
+		if (e2check_inode(in->check, ino, shown) < 0)
 			return -EINVAL;
 		err = ext2fs_read_inode(fs, ino, &inode);
 		if (err) {
@@ -238,19 +249,6 @@ static errcode_t write_large(ext2_filsys fs, ext2_ino_t ino, struct ext2_inode_l
 	return ext2fs_write_inode_full(fs, ino, (struct ext2_inode *)inode, sizeof *inode);
 }
 
-/* Link name into dir, growing the directory when it is full. */
-static errcode_t link_name(ext2_filsys fs, ext2_ino_t dir, const char *name, ext2_ino_t ino, int ft)
-{
-	errcode_t err = ext2fs_link(fs, dir, name, ino, ft);
-
-	if (err == EXT2_ET_DIR_NO_SPACE) {
-		err = ext2fs_expand_dir(fs, dir);
-		if (!err)
-			err = ext2fs_link(fs, dir, name, ino, ft);
-	}
-	return err;
-}
-
 /* Unlink name (inode ino) from dir; free the inode if that was its last link. */
 static int remove_name(struct injector *in, const char *path, ext2_ino_t dir,
 		       const char *name, ext2_ino_t ino)
@@ -259,7 +257,7 @@ static int remove_name(struct injector *in, const char *path, ext2_ino_t dir,
 	struct ext2_inode_large inode;
 	errcode_t err;
 
-	err = ext2fs_unlink(fs, dir, name, ino, 0);
+	err = dirbuild_unlink(in->dirs, dir, name, ino);
 	if (!err)
 		err = read_large(fs, ino, &inode);
 	if (err)
@@ -287,6 +285,18 @@ static int remove_name(struct injector *in, const char *path, ext2_ino_t dir,
 }
 
 /* ---- file data -------------------------------------------------------------- */
+
+/* Descriptors the mapped files may use: the open file limit less a reserve
+ * for FUSE (/dev/fuse, cloned channels), the cow file and the guard. */
+static long fd_budget(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY ||
+	    rl.rlim_cur > 1L << 20)
+		return 1L << 20;
+	return (long)rl.rlim_cur > 64 ? (long)rl.rlim_cur - 32 : (long)rl.rlim_cur / 2;
+}
 
 static int all_zero(const unsigned char *p, size_t n)
 {
@@ -366,8 +376,9 @@ static int write_data(struct injector *in, const struct overlay_entry *e, int fd
 	const size_t chunk_blocks = (1u << 20) / bs;
 	uint64_t nblocks = (e->size + bs - 1) / bs;
 	int file_id = -1;
+	struct digest *dg = NULL;
 	unsigned char *buf;
-	int r = 0;
+	int r = 0, dg_r;
 
 	if (!mem && e->size >= MAP_THRESHOLD) {
 		/* Served by reference from now on: it must still hold the
@@ -376,26 +387,64 @@ static int write_data(struct injector *in, const struct overlay_entry *e, int fd
 		int dupfd;
 
 		if (fstat(fd, &st) < 0 || (uint64_t)st.st_size != e->size ||
-		    st.st_mtim.tv_sec != e->mtime_sec || st.st_mtim.tv_nsec != e->mtime_nsec) {
+		    st.st_mtim.tv_sec != e->mtime_sec || st.st_mtim.tv_nsec != e->mtime_nsec ||
+		    st.st_ctim.tv_sec != e->ctime_sec || st.st_ctim.tv_nsec != e->ctime_nsec) {
 			hb_error("%s: %s changed while the overlay was being read; try again",
 				 e->path, e->host_path);
 			return -EIO;
 		}
-		dupfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);	/* not into fusermount3 */
-		if (dupfd < 0)
+		/* One descriptor per mapped file, kept for the life of the
+		 * mount: past fd_budget() the file is copied instead. */
+		dupfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+		if (dupfd >= 0 && dupfd >= fd_budget()) {
+			close(dupfd);
+			dupfd = -1;
+			errno = EMFILE;
+		}
+		if (dupfd < 0 && errno != EMFILE && errno != ENFILE) {
+			hb_error("%s: %s", e->host_path, strerror(errno));
 			return -errno;
-		file_id = image_adopt_fd(in->img, dupfd, e->host_path);
-		if (file_id < 0)
-			return file_id;
+		}
+		if (dupfd < 0) {
+			if (!in->fds_warned)
+				hb_info("too many large overlay files for the open file limit (%ld): "
+					"the rest are copied into memory", (long)fd_budget());
+			in->fds_warned = 1;
+		} else {
+			file_id = image_adopt_fd(in->img, dupfd, e->host_path);
+			if (file_id < 0)
+				return file_id;
+		}
 	}
+	/* A copied file must be the bytes that were hashed. */
+	if (!mem && file_id < 0 && (r = digest_new(&dg)) < 0)
+		return r;
 	buf = malloc(chunk_blocks * bs);
-	if (!buf)
+	if (!buf) {
+		digest_free(dg);
 		return -ENOMEM;
+	}
 
 	for (uint64_t first = 0; first < nblocks && r == 0; first += chunk_blocks) {
-		uint64_t n = HB_MIN(chunk_blocks, nblocks - first);
-		uint64_t want = HB_MIN(n * bs, e->size - first * bs);
-		ssize_t got = (ssize_t)want;
+		uint64_t n, want;
+		ssize_t got;
+
+		if (!mem && !dg) {
+			/* A mapped file's holes read as zeros, which become
+			 * holes anyway: skip them unread (a sparse file of
+			 * GiBs costs its data only).  Without SEEK_DATA the
+			 * whole file is data. */
+			off_t d = lseek(fd, (off_t)(first * bs), SEEK_DATA);
+			if (d < 0 && errno == ENXIO)
+				break;
+			if (d > 0 && (uint64_t)d / bs > first)
+				first = (uint64_t)d / bs;
+			if (first >= nblocks)
+				break;
+		}
+		n = HB_MIN(chunk_blocks, nblocks - first);
+		want = HB_MIN(n * bs, e->size - first * bs);
+		got = (ssize_t)want;
 
 		if (mem)
 			memcpy(buf, mem + first * bs, want);
@@ -408,6 +457,8 @@ static int write_data(struct injector *in, const struct overlay_entry *e, int fd
 			r = got < 0 ? (int)got : -EIO;
 			break;
 		}
+		if (dg && (r = digest_update(dg, buf, want)) < 0)
+			break;
 		memset(buf + want, 0, n * bs - want);
 
 		/* Runs of non-zero blocks: allocate, then place. */
@@ -442,6 +493,18 @@ static int write_data(struct injector *in, const struct overlay_entry *e, int fd
 		}
 	}
 	free(buf);
+	if (dg && r == 0) {
+		unsigned char got[DIGEST_LEN];
+		dg_r = digest_final(dg, got);
+		if (dg_r < 0)
+			return dg_r;
+		if (memcmp(got, e->sha256, DIGEST_LEN) != 0) {
+			hb_error("%s: %s changed while being read; try again", e->path, e->host_path);
+			return -EIO;
+		}
+	} else if (dg) {
+		digest_free(dg);
+	}
 	return r;
 }
 
@@ -480,11 +543,11 @@ static int parent_of(struct injector *in, const struct overlay_entry *e,
 static int existing(struct injector *in, const struct overlay_entry *e, ext2_ino_t dir,
 		    const char *name, ext2_ino_t *ino, struct ext2_inode *inode)
 {
-	errcode_t err = ext2fs_lookup(in->fs, dir, name, (int)strlen(name), NULL, ino);
+	errcode_t err = dirbuild_lookup(in->dirs, dir, name, strlen(name), ino);
 
 	if (err == EXT2_ET_FILE_NOT_FOUND)
 		return 0;
-	if (!err && check_inode(in, *ino, e->path) < 0)
+	if (!err && !dirbuild_known(in->dirs, *ino) && e2check_inode(in->check, *ino, e->path) < 0)
 		return -EINVAL;
 	if (!err)
 		err = ext2fs_read_inode(in->fs, *ino, inode);
@@ -525,14 +588,15 @@ static int inject_dir(struct injector *in, const struct overlay_entry *e, ext2_i
 		return 0;
 	}
 
-	err = ext2fs_mkdir(fs, dir, 0, name);
-	if (err == EXT2_ET_DIR_NO_SPACE) {
-		err = ext2fs_expand_dir(fs, dir);
-		if (!err)
-			err = ext2fs_mkdir(fs, dir, 0, name);
-	}
+	/* Made without a name (ext2fs_mkdir would look it up and link it
+	 * with a scan of dir), then linked here. */
+	err = ext2fs_new_inode(fs, dir, LINUX_S_IFDIR | 0755, NULL, &ino);
 	if (!err)
-		err = ext2fs_lookup(fs, dir, name, (int)strlen(name), NULL, &ino);
+		err = ext2fs_mkdir(fs, dir, ino, NULL);
+	if (!err)
+		err = dirbuild_made(in->dirs, ino, dir);
+	if (!err)
+		err = dirbuild_link(in->dirs, dir, name, ino, EXT2_FT_DIR);
 	if (!err)
 		err = read_large(fs, ino, &inode);
 	if (err)
@@ -580,7 +644,7 @@ static int inject_file(struct injector *in, const struct overlay_entry *e, ext2_
 
 	if (e->link_leader >= 0) {
 		ino = in->inos[e->link_leader];	/* leaders come first */
-		err = link_name(fs, dir, name, ino, EXT2_FT_REG_FILE);
+		err = dirbuild_link(in->dirs, dir, name, ino, EXT2_FT_REG_FILE);
 		if (!err)
 			err = read_large(fs, ino, &inode);
 		if (!err) {
@@ -601,7 +665,7 @@ static int inject_file(struct injector *in, const struct overlay_entry *e, ext2_
 	}
 	err = ext2fs_new_inode(fs, dir, LINUX_S_IFREG | 0644, NULL, &ino);
 	if (!err)
-		err = link_name(fs, dir, name, ino, EXT2_FT_REG_FILE);
+		err = dirbuild_link(in->dirs, dir, name, ino, EXT2_FT_REG_FILE);
 	if (err) {
 		if (fd >= 0)
 			close(fd);
@@ -661,14 +725,11 @@ static int inject_symlink(struct injector *in, const struct overlay_entry *e, ex
 			 e->path, fs->blocksize);
 		return -ENAMETOOLONG;
 	}
-	err = ext2fs_symlink(fs, dir, 0, name, e->target);
-	if (err == EXT2_ET_DIR_NO_SPACE) {
-		err = ext2fs_expand_dir(fs, dir);
-		if (!err)
-			err = ext2fs_symlink(fs, dir, 0, name, e->target);
-	}
+	err = ext2fs_new_inode(fs, dir, LINUX_S_IFLNK | 0755, NULL, &ino);
 	if (!err)
-		err = ext2fs_lookup(fs, dir, name, (int)strlen(name), NULL, &ino);
+		err = ext2fs_symlink(fs, dir, ino, NULL, e->target);
+	if (!err)
+		err = dirbuild_link(in->dirs, dir, name, ino, EXT2_FT_SYMLINK);
 	if (!err)
 		err = read_large(fs, ino, &inode);
 	if (err)
@@ -756,6 +817,7 @@ int inject_overlay(struct image *img, const struct overlay *ov, const struct inj
 {
 	struct injector in = { .img = img, .ov = ov, .opts = opts };
 	errcode_t err;
+	double start;
 	int r;
 
 	if (opts->epoch < 1) {
@@ -767,15 +829,22 @@ int inject_overlay(struct image *img, const struct overlay *ov, const struct inj
 	if (r < 0)
 		return r;
 	in.fs->now = (time_t)opts->epoch;
-	r = check_fs(&in);	/* reads the bitmaps too */
+	r = e2check_open(in.fs, img->base_path, img->part.size, &in.check);
 	in.blocks_free_at_start = ext2fs_free_blocks_count(in.fs->super);
+	if (r == 0 && dirbuild_new(in.fs, &in.dirs))
+		r = -ENOMEM;
 	in.inos = calloc(ov->n ? ov->n : 1, sizeof *in.inos);
 	if (!in.inos && r == 0)
 		r = -ENOMEM;
+	start = hb_now();
 	for (size_t i = 0; i < ov->n && r == 0; i++) {
 		const struct overlay_entry *e = &ov->entries[i];
 		const char *name;
 		ext2_ino_t dir;
+
+		if ((i & 255) == 0 && hb_progress_due())
+			hb_progress("injecting: %zu/%zu entries, %.0f entries/s", i, ov->n,
+				    i / (hb_now() - start + 1e-9));
 
 		r = parent_of(&in, e, &dir, &name);
 		if (r < 0)
@@ -786,425 +855,28 @@ int inject_overlay(struct image *img, const struct overlay *ov, const struct inj
 		case OVERLAY_SYMLINK: r = inject_symlink(&in, e, dir, name, &in.inos[i]); break;
 		}
 	}
+	hb_progress_end();
+	if (r == 0)
+		hb_info("injected %zu entries in %.2f s", ov->n, hb_now() - start);
 	if (r == 0 && opts->slot_path)
 		r = inject_slot(&in);
 	free(in.inos);
-	if (in.meta)
-		ext2fs_free_block_bitmap(in.meta);
+	e2check_free(in.check);
 	if (r < 0) {
+		dirbuild_free(in.dirs);
 		ext2fs_free(in.fs);	/* abandoned: nothing reached the base */
 		return r;
 	}
-	err = ext2fs_close_free(&in.fs);
+	err = dirbuild_finish(in.dirs);
+	dirbuild_free(in.dirs);
+	if (!err)
+		err = ext2fs_close_free(&in.fs);
+	else
+		ext2fs_free(in.fs);
 	if (err) {
 		hb_error("%s: writing the file system's metadata: %s", img->base_path,
 			 error_message(err));
 		return err == EXT2_ET_BLOCK_ALLOC_FAIL ? -ENOSPC : -EIO;
-	}
-	return 0;
-}
-
-/* ---- keeping malformed metadata away from libext2fs ---------------------
- *
- * libext2fs trusts much of what it reads: a base with a group descriptor
- * pointing outside the file system, a directory whose extent tree runs past
- * the end, or a dirent naming a free inode makes it read and write wild
- * blocks, loop, or crash.  A crash inside libext2fs is a crash of
- * hackbackfs, so these checks refuse such bases first, with one message
- * naming what is wrong: the superblock and group descriptors once after
- * opening (check_fs), and every inode the injection reaches through a
- * directory before anything uses it (check_inode: the directories it
- * walks, the symlinks it follows, the files it replaces).  They do not
- * replace e2fsck: they cover what the injection touches, at a cost that
- * grows with the overlay, not with the base.
- */
-
-#define MAX_EXTENTS_CHECKED 100000	/* per inode: a loop in a tree ends here */
-
-static int corrupt(struct injector *in, const char *what)
-{
-	hb_error("%s: the file system is corrupt (%s); run e2fsck on the base first",
-		 in->img->base_path, what);
-	return -EINVAL;
-}
-
-/* Blocks [b, b + n) are all in use in the block bitmap; else *first_free
- * (if given) is the first that is not.  A block that an inode on the
- * injection's path claims and the bitmap calls free would be given to a
- * new file too. */
-static int in_use(ext2_filsys fs, blk64_t b, blk64_t n, blk64_t *first_free)
-{
-	blk64_t zero;
-
-	if (ext2fs_find_first_zero_block_bitmap2(fs->block_map, b, b + n - 1, &zero) != 0)
-		return 1;
-	if (first_free)
-		*first_free = zero;
-	return 0;
-}
-
-/* What is wrong with blocks [b, b + n) of a file, or NULL: they must lie
- * inside the file system, hold none of its own structures (meta_ok: the
- * resize inode, whose blocks are the reserved descriptor blocks), and be
- * in use.  An inode that claims a superblock or an inode table would have
- * the injection write a directory or free a file over it. */
-static const char *blocks_bad(struct injector *in, blk64_t b, blk64_t n, int meta_ok)
-{
-	ext2_filsys fs = in->fs;
-
-	if (n == 0 || b < fs->super->s_first_data_block || b >= ext2fs_blocks_count(fs->super) ||
-	    n > ext2fs_blocks_count(fs->super) - b)
-		return "a block outside the file system";
-	if (!in->meta)
-		return NULL;	/* the root inode, before the bitmaps are read */
-	if (!meta_ok && !ext2fs_test_block_bitmap_range2(in->meta, b, (unsigned int)n))
-		return "a block of the file system's own metadata";
-	if (!in_use(fs, b, n, NULL))
-		return "a block the block bitmap calls free";
-	return NULL;
-}
-
-static int block_ok(struct injector *in, blk64_t b)
-{
-	return !blocks_bad(in, b, 1, 0);
-}
-
-struct blocks_walk {
-	struct injector *in;
-	int meta_ok;		/* the resize inode */
-	blk64_t count;
-	const char *bad;
-};
-
-static int walk_block(ext2_filsys fs, blk64_t *blocknr, e2_blkcnt_t blockcnt, blk64_t ref_blk,
-		      int ref_offset, void *priv)
-{
-	struct blocks_walk *w = priv;
-
-	(void)fs;
-	(void)blockcnt;
-	(void)ref_blk;
-	(void)ref_offset;
-	w->bad = ++w->count > MAX_EXTENTS_CHECKED ? "too many blocks"
-						  : blocks_bad(w->in, *blocknr, 1, w->meta_ok);
-	return w->bad ? BLOCK_ABORT : 0;
-}
-
-/* The extent tree of ino: well-formed nodes, leaves inside the file
- * system, in logical order. */
-static int check_extents(struct injector *in, ext2_ino_t ino, struct ext2_inode *inode,
-			 const char *shown)
-{
-	ext2_extent_handle_t h;
-	struct ext2fs_extent ex;
-	blk64_t next_lblk = 0;
-	const char *bad = NULL;
-	errcode_t err;
-	int n = 0, r = 0;
-
-	err = ext2fs_extent_header_verify(inode->i_block, sizeof inode->i_block);
-	if (!err)
-		err = ext2fs_extent_open2(in->fs, ino, inode, &h);
-	if (err) {
-		hb_error("%s: the extent tree of inode %u is corrupt (%s); run e2fsck on the base "
-			 "first", shown, ino, error_message(err));
-		return -EINVAL;
-	}
-	for (err = ext2fs_extent_get(h, EXT2_EXTENT_ROOT, &ex); !err;
-	     err = ext2fs_extent_get(h, EXT2_EXTENT_NEXT, &ex)) {
-		if (++n > MAX_EXTENTS_CHECKED) {
-			err = EXT2_ET_EXTENT_HEADER_BAD;
-			break;
-		}
-		/* An index entry's e_len is the logical span below it; its
-		 * block is the one node at e_pblk. */
-		bad = ex.e_len == 0 ? "an empty extent"
-			: blocks_bad(in, ex.e_pblk, ex.e_flags & EXT2_EXTENT_FLAGS_LEAF ? ex.e_len : 1, 0);
-		if (bad)
-			break;
-		if (ex.e_flags & EXT2_EXTENT_FLAGS_LEAF) {
-			if (ex.e_lblk < next_lblk) {
-				err = EXT2_ET_EXTENT_NOT_FOUND;
-				break;
-			}
-			next_lblk = ex.e_lblk + ex.e_len;
-		}
-	}
-	ext2fs_extent_free(h);
-	if (bad || err != EXT2_ET_EXTENT_NO_NEXT) {
-		hb_error("%s: the extent tree of inode %u is corrupt (%s); run e2fsck on the base "
-			 "first", shown, ino, bad ? bad : error_message(err));
-		r = -EINVAL;
-	}
-	return r;
-}
-
-/* A directory's first block, which ext2fs_lookup and ext2fs_link read
- * first: "." naming the directory itself, then "..", then for an htree
- * directory the root of its index.  A zeroed first block would have the
- * link put a new name where "." belongs. */
-static int check_dir_head(struct injector *in, ext2_ino_t ino, struct ext2_inode *inode,
-			  const char *shown)
-{
-	ext2_filsys fs = in->fs;
-	unsigned int bs = fs->blocksize, dot_len, dotdot_len;
-	blk64_t pblk;
-	unsigned char *buf, *dd;
-	errcode_t err;
-	int ok;
-
-	err = ext2fs_bmap2(fs, ino, inode, NULL, 0, 0, NULL, &pblk);
-	if (err || !block_ok(in, pblk)) {
-		hb_error("%s: directory inode %u has no valid first block; run e2fsck on the base "
-			 "first", shown, ino);
-		return -EINVAL;
-	}
-	buf = malloc(bs);
-	if (!buf)
-		return -ENOMEM;
-	err = io_channel_read_blk64(fs->io, pblk, 1, buf);
-	if (err) {
-		free(buf);
-		return fs_error(in, shown, "reading a directory", err);
-	}
-	/* inode (4), rec_len (2), name_len (1), file type (1), name */
-	dot_len = (unsigned int)hb_get_le(buf + 4, 2);
-	dd = buf + dot_len;
-	ok = hb_get_le(buf, 4) == ino && buf[6] == 1 && buf[8] == '.' &&
-	     dot_len >= 12 && dot_len % 4 == 0 && dot_len <= bs - 12;
-	if (ok) {
-		dotdot_len = (unsigned int)hb_get_le(dd + 4, 2);
-		ok = hb_get_le(dd, 4) >= EXT2_ROOT_INO &&
-		     hb_get_le(dd, 4) <= fs->super->s_inodes_count && dd[6] == 2 &&
-		     dd[8] == '.' && dd[9] == '.' && dotdot_len >= 12 && dotdot_len % 4 == 0 &&
-		     dotdot_len <= bs - dot_len;
-	}
-	if (!ok) {
-		hb_error("%s: directory inode %u does not begin with \".\" and \"..\"; run e2fsck "
-			 "on the base first", shown, ino);
-	} else if (inode->i_flags & EXT2_INDEX_FL) {
-		/* "." (12 bytes) and ".." (to the end of the block), then the
-		 * root info and the count/limit of the root's entries. */
-		struct ext2_dx_root_info *info = (struct ext2_dx_root_info *)(buf + 24);
-		struct ext2_dx_countlimit *cl = (struct ext2_dx_countlimit *)(buf + 24 + 8);
-
-		ok = dot_len == 12 && dotdot_len == bs - 12 && info->reserved_zero == 0 &&
-		     info->info_length == 8 &&
-		     info->indirect_levels < (ext2fs_has_feature_largedir(fs->super) ? 3 : 2) &&
-		     info->hash_version <= EXT2_HASH_SIPHASH &&
-		     ext2fs_le16_to_cpu(cl->limit) <= (bs - 32) / 8 &&
-		     ext2fs_le16_to_cpu(cl->count) != 0 &&
-		     ext2fs_le16_to_cpu(cl->count) <= ext2fs_le16_to_cpu(cl->limit);
-		if (!ok)
-			hb_error("%s: the index of directory inode %u is corrupt; run e2fsck on the "
-				 "base first", shown, ino);
-	}
-	free(buf);
-	return ok ? 0 : -EINVAL;
-}
-
-/* The body of check_inode(), for any inode number in range. */
-static int check_inode_at(struct injector *in, ext2_ino_t ino, const char *shown)
-{
-	ext2_filsys fs = in->fs;
-	struct ext2_inode inode;
-	const char *bad;
-	uint16_t type;
-	errcode_t err;
-
-	if (!ext2fs_test_inode_bitmap2(fs->inode_map, ino)) {
-		hb_error("%s: a directory entry names inode %u, which is free; run e2fsck on the "
-			 "base first", shown, ino);
-		return -EINVAL;
-	}
-	err = ext2fs_read_inode(fs, ino, &inode);
-	if (err)
-		return fs_error(in, shown, "reading inode", err);
-	type = inode.i_mode & LINUX_S_IFMT;
-	if (inode.i_links_count == 0 || inode.i_dtime != 0 ||
-	    (type != LINUX_S_IFDIR && type != LINUX_S_IFREG && type != LINUX_S_IFLNK &&
-	     type != LINUX_S_IFCHR && type != LINUX_S_IFBLK && type != LINUX_S_IFIFO &&
-	     type != LINUX_S_IFSOCK)) {
-		hb_error("%s: inode %u is not a live file (mode %06o, %u links); run e2fsck on "
-			 "the base first", shown, ino, inode.i_mode, inode.i_links_count);
-		return -EINVAL;
-	}
-	bad = ext2fs_file_acl_block(fs, &inode) ?
-		blocks_bad(in, ext2fs_file_acl_block(fs, &inode), 1, 0) : NULL;
-	if (bad) {
-		hb_error("%s: the extended attribute block of inode %u is corrupt (%s); run e2fsck "
-			 "on the base first", shown, ino, bad);
-		return -EINVAL;
-	}
-	if ((inode.i_flags & EXT4_EXTENTS_FL) && !ext2fs_has_feature_extents(fs->super))
-		return corrupt(in, "an inode uses extents, the file system has none");
-	if ((inode.i_flags & EXT4_INLINE_DATA_FL) && !ext2fs_has_feature_inline_data(fs->super))
-		return corrupt(in, "an inode has inline data, the file system has none");
-	if ((inode.i_flags & EXT4_INLINE_DATA_FL) && (inode.i_flags & EXT4_EXTENTS_FL))
-		return corrupt(in, "an inode has both inline data and extents");
-	if (type == LINUX_S_IFDIR && !(inode.i_flags & EXT4_INLINE_DATA_FL) &&
-	    (EXT2_I_SIZE(&inode) == 0 || EXT2_I_SIZE(&inode) % fs->blocksize != 0))
-		return corrupt(in, "a directory's size is not a whole number of blocks");
-	if (type == LINUX_S_IFLNK && (EXT2_I_SIZE(&inode) == 0 || EXT2_I_SIZE(&inode) >= 4096))
-		return corrupt(in, "a symlink's length is out of range");
-	if (!ext2fs_inode_has_valid_blocks2(fs, &inode))
-		return 0;
-	if (inode.i_flags & EXT4_EXTENTS_FL) {
-		int r = check_extents(in, ino, &inode, shown);
-		if (r < 0)
-			return r;
-	} else {
-		struct blocks_walk w = { .in = in, .meta_ok = ino == EXT2_RESIZE_INO };
-		err = ext2fs_block_iterate3(fs, ino, BLOCK_FLAG_READ_ONLY, NULL, walk_block, &w);
-		if (err || w.bad) {
-			hb_error("%s: the block map of inode %u is corrupt (%s); run e2fsck on the "
-				 "base first", shown, ino, w.bad ? w.bad : error_message(err));
-			return -EINVAL;
-		}
-	}
-	if (type == LINUX_S_IFDIR && !(inode.i_flags & EXT4_INLINE_DATA_FL))
-		return check_dir_head(in, ino, &inode, shown);
-	return 0;
-}
-
-/* Everything the injection may do with inode ino, reached as shown: read
- * it, follow it, look names up in it, link into it, free it. */
-static int check_inode(struct injector *in, ext2_ino_t ino, const char *shown)
-{
-	if (ino < EXT2_ROOT_INO || ino > in->fs->super->s_inodes_count ||
-	    (ino < EXT2_FIRST_INO(in->fs->super) && ino != EXT2_ROOT_INO)) {
-		hb_error("%s: a directory entry names inode %u, which cannot hold a file; run "
-			 "e2fsck on the base first", shown, ino);
-		return -EINVAL;
-	}
-	return check_inode_at(in, ino, shown);
-}
-
-/* Marks blocks [b, b + n), group g's `what', in in->meta, and checks that
- * the block bitmap has them in use: one it calls free is handed to the
- * injection's files, which then overwrite an inode table or a superblock. */
-static int meta_range(struct injector *in, dgrp_t g, const char *what, blk64_t b, blk64_t n)
-{
-	ext2_filsys fs = in->fs;
-	blk64_t end = ext2fs_blocks_count(fs->super), zero;
-	char why[160];
-
-	if (b < fs->super->s_first_data_block || b >= end)
-		return 0;	/* group 0's boot block, or a range ext2fs_check_desc passed */
-	if (n > end - b)
-		n = end - b;
-	ext2fs_mark_block_bitmap_range2(in->meta, b, (unsigned int)n);
-	if (!in_use(fs, b, n, &zero)) {
-		snprintf(why, sizeof why, "the block bitmap calls block %llu free, part of "
-			 "group %u's %s", (unsigned long long)zero, g, what);
-		return corrupt(in, why);
-	}
-	return 0;
-}
-
-/* in->meta: every block of the file system's own structures, each of
- * them checked in use in the block bitmap. */
-static int map_metadata(struct injector *in)
-{
-	ext2_filsys fs = in->fs;
-	struct ext2_super_block *sb = fs->super;
-	blk64_t old_desc = ext2fs_has_feature_meta_bg(sb) ? sb->s_first_meta_bg
-				: fs->desc_blocks + sb->s_reserved_gdt_blocks;
-	__u16 type = fs->default_bitmap_type;
-	errcode_t err;
-
-	fs->default_bitmap_type = EXT2FS_BMAP64_RBTREE;	/* a few runs per group */
-	err = ext2fs_allocate_block_bitmap(fs, "file system metadata", &in->meta);
-	fs->default_bitmap_type = type;
-	if (err)
-		return fs_error(in, in->img->base_path, "allocating a bitmap", err);
-	for (dgrp_t g = 0; g < fs->group_desc_count; g++) {
-		blk64_t super, old, new;
-
-		err = ext2fs_super_and_bgd_loc2(fs, g, &super, &old, &new, NULL);
-		if (err)
-			return fs_error(in, in->img->base_path, "locating the group descriptors", err);
-		if (((super || g == 0) && meta_range(in, g, "superblock", super, 1) < 0) ||
-		    (old && meta_range(in, g, "group descriptors", old, old_desc) < 0) ||
-		    (new && meta_range(in, g, "group descriptors", new, 1) < 0) ||
-		    meta_range(in, g, "block bitmap", ext2fs_block_bitmap_loc(fs, g), 1) < 0 ||
-		    meta_range(in, g, "inode bitmap", ext2fs_inode_bitmap_loc(fs, g), 1) < 0 ||
-		    meta_range(in, g, "inode table", ext2fs_inode_table_loc(fs, g),
-			       fs->inode_blocks_per_group) < 0)
-			return -EINVAL;
-	}
-	return 0;
-}
-
-/* The superblock and group descriptors, once, before anything reads the
- * bitmaps they point to; then the bitmaps and the root inode. */
-static int check_fs(struct injector *in)
-{
-	ext2_filsys fs = in->fs;
-	struct ext2_super_block *sb = fs->super;
-	errcode_t err;
-
-	if (!(sb->s_state & EXT2_VALID_FS)) {
-		hb_error("%s: the file system was not cleanly unmounted; run e2fsck on a copy "
-			 "of the base, or mount and cleanly unmount it", in->img->base_path);
-		return -EINVAL;
-	}
-	if (sb->s_last_orphan != 0)
-		return corrupt(in, "orphan inodes are waiting to be freed");
-	if (ext2fs_blocks_count(sb) > in->img->part.size / fs->blocksize) {
-		hb_error("%s: the file system (%llu blocks of %u bytes) is larger than the %llu "
-			 "bytes it has in the file: is the image truncated?", in->img->base_path,
-			 (unsigned long long)ext2fs_blocks_count(sb), fs->blocksize,
-			 (unsigned long long)in->img->part.size);
-		return -EINVAL;
-	}
-	if (ext2fs_free_blocks_count(sb) > ext2fs_blocks_count(sb) ||
-	    sb->s_free_inodes_count > sb->s_inodes_count)
-		return corrupt(in, "the superblock's free counts exceed its totals");
-	if (sb->s_rev_level > EXT2_GOOD_OLD_REV &&
-	    (sb->s_first_ino < EXT2_GOOD_OLD_FIRST_INO || sb->s_first_ino > sb->s_inodes_count))
-		return corrupt(in, "the superblock's first inode is out of range");
-	err = ext2fs_check_desc(fs);
-	if (err) {
-		hb_error("%s: the file system's group descriptors are corrupt (%s); run e2fsck "
-			 "on the base first", in->img->base_path, error_message(err));
-		return -EINVAL;
-	}
-	for (dgrp_t g = 0; g < fs->group_desc_count; g++) {
-		if (ext2fs_bg_free_blocks_count(fs, g) > sb->s_blocks_per_group ||
-		    ext2fs_bg_free_inodes_count(fs, g) > sb->s_inodes_per_group ||
-		    ext2fs_bg_used_dirs_count(fs, g) > sb->s_inodes_per_group)
-			return corrupt(in, "a group descriptor's counts exceed the group");
-	}
-	/* Only now that they point inside their groups (the caller's read
-	 * of them is then a no-op). */
-	err = ext2fs_read_bitmaps(fs);
-	if (err) {
-		hb_error("%s: reading the file system's bitmaps: %s", in->img->base_path,
-			 error_message(err));
-		return -EIO;
-	}
-	if (map_metadata(in) < 0)
-		return -EINVAL;
-	if (check_inode(in, EXT2_ROOT_INO, "/") < 0)
-		return -EINVAL;
-	/* The reserved inodes the kernel uses at mount (journal) and when
-	 * growing the file system (resize inode): found corrupt by the
-	 * fuzzer in bases that libext2fs opens without a word. */
-	if (ext2fs_has_feature_resize_inode(sb) &&
-	    check_inode_at(in, EXT2_RESIZE_INO, "the resize inode") < 0)
-		return -EINVAL;
-	if (ext2fs_has_feature_journal(sb) && sb->s_journal_inum != 0) {
-		if (sb->s_journal_inum > sb->s_inodes_count)
-			return corrupt(in, "the journal inode number is out of range");
-		if (check_inode_at(in, sb->s_journal_inum, "the journal inode") < 0)
-			return -EINVAL;
-	}
-	{
-		struct ext2_inode root;
-		err = ext2fs_read_inode(fs, EXT2_ROOT_INO, &root);
-		if (err || !LINUX_S_ISDIR(root.i_mode))
-			return corrupt(in, "the root inode is not a directory");
 	}
 	return 0;
 }

@@ -16,7 +16,6 @@
 #include <fuse.h>
 #include <fuse_lowlevel.h>
 
-#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -30,6 +29,7 @@
 #include "export.h"
 #include "fusefs.h"
 #include "overlaydir.h"
+#include "mount.h"
 #include "runmode.h"
 #include "util.h"
 
@@ -49,6 +49,7 @@ struct cli {
 	int keep_mtime;
 	int keep_owner;
 	int full_hash;
+	int nocache;
 	int no_auto_unmount;
 	/* modes and positional arguments */
 	int help, version, digests, manifest, verbose, overlay_dir;
@@ -73,6 +74,7 @@ static const struct fuse_opt cli_opts[] = {
 	OPT("keep_owner", keep_owner),
 	OPT("keep_mtime", keep_mtime),
 	OPT("fullhash", full_hash),
+	OPT("nocache", nocache),
 	OPT("--export-cow=%s", export_cow),
 	OPT("--export-cow %s", export_cow),
 	OPT("no_auto_unmount", no_auto_unmount),
@@ -133,7 +135,9 @@ static void usage(FILE *f)
 "With -- CMD (run mode), hackbackfs stays in the foreground, runs CMD once\n"
 "MNT is mounted (HACKBACKFS_IMAGE and HACKBACKFS_MOUNT in its environment),\n"
 "passes SIGTERM, SIGINT and SIGHUP on to it, unmounts when it ends and exits\n"
-"with its status (128+N if signal N killed it; 127: CMD not found).\n"
+"with its status (128+N if signal N killed it; 127: CMD not found).  CMD runs\n"
+"in a process group of its own with the caller's signal dispositions and fd\n"
+"limit, and is killed if hackbackfs dies.\n"
 "MNT may be /dev/fd/N: a /dev/fuse descriptor the caller has mounted.\n"
 "\n"
 "hackbackfs options:\n"
@@ -169,6 +173,7 @@ static void usage(FILE *f)
 "    -o cow_limit=SIZE      most guest writes held in memory without cow=\n"
 "                           (K, M, G, T suffixes; 0 = no limit; default 1G)\n"
 "    -o fullhash            fingerprint BASE by hashing all of it\n"
+"    -o nocache             read every overlay file; no digest cache\n"
 "    -o no_auto_unmount     leave the mount behind if hackbackfs is killed\n"
 "                           (default: fusermount3 removes it at once)\n"
 "    -o read_ahead_kb=N     the kernel's readahead window on the mount, KiB\n"
@@ -263,6 +268,7 @@ static int build_options(const struct cli *c, struct build_opts *o, uint64_t *co
 	o->keep_owner = c->keep_owner;
 	o->keep_mtime = c->keep_mtime;
 	o->full_hash = c->full_hash;
+	o->nocache = c->nocache;
 	o->partition = PARTITION_AUTO;
 	if (c->partition) {
 		if (strcmp(c->partition, "whole") == 0)
@@ -316,37 +322,6 @@ static int build_options(const struct cli *c, struct build_opts *o, uint64_t *co
 	return 0;
 }
 
-static int check_mountpoint(const char *mnt)
-{
-	struct stat st;
-	DIR *d;
-	struct dirent *de;
-	int empty = 1;
-
-	if (stat(mnt, &st) < 0) {
-		hb_error("mount point %s: %s", mnt, strerror(errno));
-		return -errno;
-	}
-	if (!S_ISDIR(st.st_mode)) {
-		hb_error("mount point %s is not a directory", mnt);
-		return -ENOTDIR;
-	}
-	d = opendir(mnt);
-	if (!d) {
-		hb_error("mount point %s: %s", mnt, strerror(errno));
-		return -errno;
-	}
-	while ((de = readdir(d)))
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-			empty = 0;
-	closedir(d);
-	if (!empty) {
-		hb_error("mount point %s is not empty", mnt);
-		return -ENOTEMPTY;
-	}
-	return 0;
-}
-
 /* Large overlays keep a descriptor per mapped file open. */
 static void raise_fd_limit(void)
 {
@@ -383,7 +358,7 @@ int main(int argc, char *argv[])
 	struct runmode *run = NULL;
 	char **cmd = NULL;
 	uint64_t cow_limit;
-	int r, status = 1;
+	int r, status = 1, mnt_lock = -1;
 
 	/* Run mode: everything after the first "--" is CMD, untouched by
 	 * fuse_opt_parse (which treats "--" on its own terms). */
@@ -453,8 +428,7 @@ int main(int argc, char *argv[])
 		goto out;
 	int guard = 0;
 	if (c.mountpoint) {
-		if (mnt_check(c.mountpoint) < 0 ||
-		    (mnt_fd(c.mountpoint) < 0 && check_mountpoint(c.mountpoint) < 0))
+		if (mnt_claim(c.mountpoint, &mnt_lock) < 0)
 			goto out;
 		/* A daemon that dies, even by SIGKILL, takes its mount with
 		 * it: fusermount3 waits on a socket for that (not for a
@@ -486,6 +460,7 @@ int main(int argc, char *argv[])
 		.read_ahead_kb = read_ahead_kb,
 		.run = run,
 		.guard = guard,
+		.mnt_lock = &mnt_lock,
 	};
 	if (fusefs_new(&fs, &cfg, &args) < 0)
 		goto out;
@@ -534,6 +509,7 @@ int main(int argc, char *argv[])
 	}
 
 out:
+	mnt_unlock(&mnt_lock);
 	runmode_free(run);
 	fusefs_free(fs);
 	fuse_opt_free_args(&args);

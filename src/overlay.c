@@ -29,12 +29,16 @@
 #include "config.h"
 
 #include <dirent.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "dcache.h"
 #include "overlay.h"
 #include "util.h"
 
@@ -125,40 +129,64 @@ static void set_meta(struct overlay_entry *e, const struct stat *st)
 	e->gid = st->st_gid;
 	e->mtime_sec = (int64_t)st->st_mtim.tv_sec;
 	e->mtime_nsec = st->st_mtim.tv_nsec;
+	e->ctime_sec = (int64_t)st->st_ctim.tv_sec;
+	e->ctime_nsec = st->st_ctim.tv_nsec;
 }
 
 /* Open host (a regular file, not through a symlink when nofollow), take
- * its metadata from the open file and hash its content. */
-static int hash_file(struct overlay_entry *e, const char *host, int nofollow,
-		     struct stat *st)
+ * its metadata from the open file into *st and hash its content (or take
+ * the hash from cache, under lock when given).  A failure is described in
+ * msg (msz bytes): this runs in the hashing threads, and the caller
+ * prints the first failure only. */
+static int hash_one(struct overlay_entry *e, const char *host, int nofollow,
+		    struct dcache *cache, int lookup, pthread_mutex_t *lock, struct stat *st,
+		    char *msg, size_t msz)
 {
 	CLEANUP_CLOSE int fd = -1;
-	int r;
+	int r, hit = 0;
 
 	fd = open(host, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK |
 		  (nofollow ? O_NOFOLLOW : 0));
-	if (fd < 0) {
+	if (fd < 0 || fstat(fd, st) != 0) {
 		r = -errno;
-		hb_error("%s: %s", host, strerror(-r));
-		return r;
-	}
-	if (fstat(fd, st) != 0) {
-		r = -errno;
-		hb_error("%s: %s", host, strerror(-r));
+		snprintf(msg, msz, "%s: %s", host, strerror(-r));
 		return r;
 	}
 	if (!S_ISREG(st->st_mode)) {
-		hb_error("%s: not a regular file", host);
+		snprintf(msg, msz, "%s: not a regular file", host);
 		return -EINVAL;
 	}
+	e->size = (uint64_t)st->st_size;
+	if (cache && lookup)
+		hit = dcache_get(cache, st, e->sha256);
+	if (hit)
+		return 0;
 	r = digest_fd_range(fd, 0, (uint64_t)st->st_size, e->sha256);
 	if (r < 0) {
-		hb_error("%s: cannot read: %s%s", host, strerror(-r),
+		snprintf(msg, msz, "%s: cannot read: %s%s", host, strerror(-r),
 			 r == -EIO ? " (did the file change while it was read?)" : "");
 		return r;
 	}
-	e->size = (uint64_t)st->st_size;
+	if (cache) {
+		if (lock)
+			pthread_mutex_lock(lock);
+		dcache_put(cache, st, e->sha256);
+		if (lock)
+			pthread_mutex_unlock(lock);
+	}
 	return 0;
+}
+
+/* hash_one() for one file, reporting a failure itself. */
+static int hash_file(struct overlay_entry *e, const char *host, int nofollow,
+		     struct dcache *cache, struct stat *st)
+{
+	char msg[1024];
+	int r = hash_one(e, host, nofollow, cache, 1, NULL, st, msg, sizeof msg);
+
+	if (r < 0)
+		hb_error("%s", msg);
+	return r;
 }
 
 static int read_link(const char *host, size_t hint, char **out)
@@ -195,13 +223,40 @@ static int read_link(const char *host, size_t hint, char **out)
 struct walk {
 	struct entries es;
 	unsigned source;	/* this overlay_add_dir() call, from 1 */
+	struct dcache *cache;
 	size_t *linked;		/* indices in es of files with st_nlink > 1 */
 	size_t nlinked, caplinked;
+	/* Hashed after the walk, in parallel (hash_pending): the indices
+	 * in es of the files to read, and pairs (later name, first name)
+	 * of hard links whose values are copied once the first is hashed. */
+	size_t *pending;
+	size_t npending, cappending;
+	size_t (*copies)[2];
+	size_t ncopies, capcopies;
 };
 
-/* Take hash, size and metadata from an earlier name of the same inode in
- * this walk: one inode, one set of values, even if the file changes
- * while it is scanned. */
+/* Append v to the growable array *a (n used, cap allocated). */
+static int push_index(void *a, size_t *n, size_t *cap, const void *v, size_t size)
+{
+	char **arr = a;
+
+	if (*n == *cap) {
+		size_t ncap = *cap ? 2 * *cap : 64;
+		char *p = realloc(*arr, ncap * size);
+		if (p == NULL)
+			return -ENOMEM;
+		*arr = p;
+		*cap = ncap;
+	}
+	memcpy(*arr + *n * size, v, size);
+	(*n)++;
+	return 0;
+}
+
+/* An earlier name of the same inode in this walk: its hash, size and
+ * metadata will be e's (one inode, one set of values, even if the file
+ * changes while it is scanned).  1: found, and noted in w->copies; 0: e
+ * is the first name; -ENOMEM. */
 static int copy_linked(struct walk *w, struct overlay_entry *e)
 {
 	size_t i;
@@ -210,16 +265,147 @@ static int copy_linked(struct walk *w, struct overlay_entry *e)
 		const struct overlay_entry *o = &w->es.v[w->linked[i]];
 
 		if (o->host_dev == e->host_dev && o->host_ino == e->host_ino) {
-			memcpy(e->sha256, o->sha256, DIGEST_LEN);
-			e->size = o->size;
-			e->mode = o->mode;
-			e->uid = o->uid;
-			e->gid = o->gid;
-			e->mtime_sec = o->mtime_sec;
-			e->mtime_nsec = o->mtime_nsec;
+			size_t pair[2] = { (size_t)(e - w->es.v), w->linked[i] };
+			if (push_index(&w->copies, &w->ncopies, &w->capcopies, pair, sizeof pair))
+				return -ENOMEM;
 			return 1;
 		}
 	}
+	return 0;
+}
+
+static void copy_values(struct overlay_entry *e, const struct overlay_entry *o)
+{
+	memcpy(e->sha256, o->sha256, DIGEST_LEN);
+	e->size = o->size;
+	e->mode = o->mode;
+	e->uid = o->uid;
+	e->gid = o->gid;
+	e->mtime_sec = o->mtime_sec;
+	e->mtime_nsec = o->mtime_nsec;
+	e->ctime_sec = o->ctime_sec;
+	e->ctime_nsec = o->ctime_nsec;
+}
+
+/* The hashing threads' shared state. */
+struct pool {
+	struct walk *w;
+	pthread_mutex_t lock;		/* the cache, and the failure below */
+	atomic_size_t next;		/* next index into w->pending */
+	atomic_int failed;
+	atomic_size_t done_files;	/* for the progress line */
+	atomic_ullong done_bytes;
+	uint64_t total_bytes;
+	double start;
+	size_t fail_k;			/* lowest failed index into w->pending */
+	int fail_r;
+	char fail_msg[1024];
+};
+
+/* The progress line, from the main thread between its files. */
+static void hash_progress(struct pool *p)
+{
+	double mib = (double)atomic_load(&p->done_bytes) / 1048576.0;
+	double t = hb_now() - p->start;
+
+	hb_progress("hashing overlay files: %zu/%zu, %.1f/%.1f MiB, %.1f MiB/s",
+		    (size_t)atomic_load(&p->done_files), p->w->npending, mib,
+		    (double)p->total_bytes / 1048576.0, t > 0 ? mib / t : 0.0);
+}
+
+static void *hash_main(void *arg, int is_main);
+
+static void *hash_worker(void *arg)
+{
+	return hash_main(arg, 0);
+}
+
+static void *hash_main(void *arg, int is_main)
+{
+	struct pool *p = arg;
+	struct walk *w = p->w;
+	char msg[1024];
+
+	for (;;) {
+		size_t k = atomic_fetch_add(&p->next, 1);
+		struct overlay_entry *e;
+		struct stat st;
+		int r;
+
+		if (k >= w->npending || atomic_load(&p->failed))
+			break;
+		e = &w->es.v[w->pending[k]];
+		r = hash_one(e, e->host_path, 1, w->cache, 0, &p->lock, &st, msg, sizeof msg);
+		if (r == 0) {
+			set_meta(e, &st);
+			atomic_fetch_add(&p->done_files, 1);
+			atomic_fetch_add(&p->done_bytes, (unsigned long long)e->size);
+			if (is_main && hb_progress_due())
+				hash_progress(p);
+			continue;
+		}
+		pthread_mutex_lock(&p->lock);
+		if (!p->fail_r || k < p->fail_k) {
+			p->fail_k = k;
+			p->fail_r = r;
+			snprintf(p->fail_msg, sizeof p->fail_msg, "%s", msg);
+		}
+		pthread_mutex_unlock(&p->lock);
+		atomic_store(&p->failed, 1);
+	}
+	return NULL;
+}
+
+/* Threads for hashing: the CPUs this process may run on (a Slurm job's
+ * allocation, taskset), at most 8: past that the disk is the limit. */
+static int hash_threads(void)
+{
+	cpu_set_t set;
+	int n = 1;
+
+	if (sched_getaffinity(0, sizeof set, &set) == 0)
+		n = CPU_COUNT(&set);
+	return n < 1 ? 1 : n > 8 ? 8 : n;
+}
+
+/* Hash the walk's pending files on a small pool of threads, then give
+ * later hard-link names their first name's values.  Which thread hashes
+ * which file changes nothing: each result lands in its own entry, and a
+ * failure reported is the one of the first failing file in walk order. */
+static int hash_pending(struct walk *w)
+{
+	struct pool p = { .w = w };
+	pthread_t tid[8];
+	int n = hash_threads(), started = 0;
+
+	if ((size_t)n > w->npending)
+		n = w->npending ? (int)w->npending : 1;
+	pthread_mutex_init(&p.lock, NULL);
+	atomic_init(&p.next, 0);
+	atomic_init(&p.failed, 0);
+	atomic_init(&p.done_files, 0);
+	atomic_init(&p.done_bytes, 0);
+	p.start = hb_now();
+	for (size_t i = 0; i < w->npending; i++)
+		p.total_bytes += w->es.v[w->pending[i]].size;
+	for (int i = 1; i < n; i++) {
+		if (pthread_create(&tid[started], NULL, hash_worker, &p) != 0)
+			break;	/* fewer threads: slower, not wrong */
+		started++;
+	}
+	hash_main(&p, 1);
+	for (int i = 0; i < started; i++)
+		pthread_join(tid[i], NULL);
+	if (w->npending > 0 && hb_progress_due())
+		hash_progress(&p);
+	hb_progress_end();
+	pthread_mutex_destroy(&p.lock);
+	if (p.fail_r) {
+		hb_error("%s", p.fail_msg);
+		return p.fail_r;
+	}
+	for (size_t i = 0; i < w->ncopies; i++)
+		copy_values(&w->es.v[w->copies[i][0]], &w->es.v[w->copies[i][1]]);
 	return 0;
 }
 
@@ -287,17 +473,27 @@ static int walk_one(struct walk *w, const char *host, const char *rel)
 		e->host_dev = st.st_dev;
 		e->host_ino = st.st_ino;
 		e->host_source = w->source;
-		if (copy_linked(w, e))
-			return 0;
+		r = copy_linked(w, e);
+		if (r != 0) {
+			if (r < 0)
+				hb_error("%s: out of memory", host);
+			return r < 0 ? r : 0;
+		}
 	}
-	/* Metadata from the opened file, so it matches the hashed bytes. */
-	r = hash_file(e, host, 1, &st);
-	if (r < 0)
-		return r;
-	set_meta(e, &st);
-	if (e->host_source != 0 && remember_linked(w, w->es.n - 1) < 0) {
-		hb_error("%s: out of memory", host);
-		return -ENOMEM;
+	/* Known to the digest cache as it is: not opened at all (the
+	 * injection checks what it copies or maps against this digest).
+	 * Else hashed after the walk (hash_pending), metadata then taken
+	 * from the opened file, so that it matches the hashed bytes. */
+	{
+		size_t idx = w->es.n - 1;
+		int hit = w->cache && dcache_get(w->cache, &st, e->sha256);
+		e->size = (uint64_t)st.st_size;	/* hashing takes it from the open file */
+		if ((!hit && push_index(&w->pending, &w->npending, &w->cappending, &idx,
+					sizeof idx) < 0) ||
+		    (e->host_source != 0 && remember_linked(w, idx) < 0)) {
+			hb_error("%s: out of memory", host);
+			return -ENOMEM;
+		}
 	}
 	return 0;
 }
@@ -449,7 +645,7 @@ static int merge(struct overlay *ov, struct entries *src, const char *dir)
 
 int overlay_add_dir(struct overlay *ov, const char *dir)
 {
-	struct walk w = { .es = { NULL, 0, 0 }, .source = ov->n_dirs + 1 };
+	struct walk w = { .es = { NULL, 0, 0 }, .source = ov->n_dirs + 1, .cache = ov->cache };
 	struct stat st;
 	int r;
 
@@ -465,7 +661,11 @@ int overlay_add_dir(struct overlay *ov, const char *dir)
 		return -ENOTDIR;
 	}
 	r = walk_dir(&w, dir, "");
+	if (r == 0)
+		r = hash_pending(&w);
 	free(w.linked);
+	free(w.pending);
+	free(w.copies);
 	if (r == 0) {
 		if (w.es.n > 1)
 			qsort(w.es.v, w.es.n, sizeof *w.es.v, entry_cmp);
@@ -582,7 +782,7 @@ int overlay_add_file(struct overlay *ov, const char *dest, const char *host_path
 
 	/* A file named on the command line may be a symlink to a build
 	 * output: follow it, unlike symlinks inside an overlay directory. */
-	r = hash_file(&e, host_path, 0, &st);
+	r = hash_file(&e, host_path, 0, ov->cache, &st);
 	if (r < 0)
 		return r;
 	set_meta(&e, &st);
@@ -613,7 +813,9 @@ int overlay_add_file(struct overlay *ov, const char *dest, const char *host_path
 	}
 
 	e.path = strdup(path);
-	e.host_path = strdup(host_path);
+	/* The injection opens host_path again without following a
+	 * symlink: keep where this one led (the file hashed above). */
+	e.host_path = realpath(host_path, NULL);
 	if (e.path == NULL || e.host_path == NULL) {
 		entry_free(&e);
 		hb_error("%s: out of memory", dest);

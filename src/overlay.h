@@ -1,6 +1,7 @@
 /* overlay.h -- the overlay: what is to be written into the image.
  *
- * overlay_scan() walks one or more host directories and produces a sorted,
+ overlay_add_dir() walks a host directory (once per overlay directory given,
+ * in order) and overlay_finish() turns what was added into a sorted,
  * deterministic list of entries, sorted by path with strcmp(), so that a
  * directory always precedes its contents (a prefix sorts first).
  * Later directories win over earlier ones for the same path.  Extra single
@@ -19,6 +20,8 @@
 
 #include "digest.h"
 
+struct dcache;
+
 #define OVERLAY_NAME_MAX 255	/* longest path component ext4 accepts */
 
 enum overlay_type { OVERLAY_DIR, OVERLAY_FILE, OVERLAY_SYMLINK };
@@ -34,6 +37,8 @@ struct overlay_entry {
 	uint64_t size;		/* files: bytes; symlinks: strlen(target) */
 	int64_t mtime_sec;
 	long mtime_nsec;
+	int64_t ctime_sec;	/* when scanned: a change with the mtime put back */
+	long ctime_nsec;	/* still moves it (not hashed) */
 	/* Hard links inside one overlay directory: index of the first entry
 	 * (in sorted order) of the same host inode, or -1.  Only files.
 	 * The first entry of a group has -1 itself. */
@@ -59,6 +64,9 @@ struct overlay {
 	 * entry, so that checkouts under different umasks agree. */
 	int keep_mtime;
 	mode_t umask;
+	/* Where file digests may come from and go to (dcache.h), or NULL:
+	 * every file is read.  Set before the first add; not owned. */
+	struct dcache *cache;
 	unsigned char digest[DIGEST_LEN];	/* valid after overlay_finish() */
 };
 

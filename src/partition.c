@@ -49,6 +49,7 @@ struct part {
 	int number;
 	uint64_t offset, size;	/* bytes */
 	int extended;		/* dos extended container: holds no fs */
+	char uuid[40];		/* PARTUUID: GPT entry GUID, dos SSSSSSSS-PP */
 	enum found found;
 	char type[32];		/* TYPE from libblkid when found == FOUND_TYPE */
 };
@@ -195,6 +196,7 @@ static int read_table(int fd, const char *path, uint64_t fsize,
 		blkid_partition par = blkid_partlist_get_partition(ls, i);
 		struct part *p = &(*parts)[*nparts];
 		blkid_loff_t start, size;
+		const char *uuid;
 
 		if (par == NULL)
 			continue;
@@ -206,6 +208,9 @@ static int read_table(int fd, const char *path, uint64_t fsize,
 		p->offset = (uint64_t)start * SECTOR;
 		p->size = (uint64_t)size * SECTOR;
 		p->extended = blkid_partition_is_extended(par);
+		/* PARTUUID; libblkid makes the dos one from the disk signature */
+		uuid = blkid_partition_get_uuid(par);
+		copy_str(p->uuid, sizeof p->uuid, uuid ? uuid : "");
 		(*nparts)++;
 	}
 	return 0;
@@ -301,6 +306,7 @@ static int fill(int fd, const char *path, uint64_t fsize, const struct part *p,
 	out->size = p->size;
 	out->number = p->number;
 	copy_str(out->table, sizeof out->table, table);
+	copy_str(out->uuid, sizeof out->uuid, p->uuid);
 	copy_str(out->fstype, sizeof out->fstype, p->type);
 	return check_fs_size(fd, path, p, out);
 }

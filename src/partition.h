@@ -20,6 +20,7 @@ struct partition {
 	int number;		/* 1-based partition number, 0 for the whole file */
 	char table[8];		/* "dos", "gpt" or "" for a bare file system */
 	char fstype[8];		/* "ext2", "ext3" or "ext4" */
+	char uuid[40];		/* PARTUUID (GPT entry GUID, dos SSSSSSSS-PP), "" if none */
 	uint64_t fs_size;	/* bytes the file system says it spans (<= size) */
 	int64_t fs_wtime;	/* superblock's last write time (0: never set) */
 	int64_t fs_mkfs_time;	/* superblock's creation time (0: not recorded) */

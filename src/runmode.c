@@ -1,4 +1,4 @@
-/* runmode.c -- run mode and the mount point checks (see runmode.h).
+/* runmode.c -- run mode (see runmode.h).
  *
  * The process runs the FUSE loop in its main thread, as for a normal
  * mount, and one more thread, the supervisor, waits for CMD.  Before CMD
@@ -15,17 +15,25 @@
  * that lands just before the main thread goes to sleep is not lost.  The
  * mount is then removed by fusefs_serve() as always.
  *
- * CMD gets no descriptor of ours (close_range CLOEXEC before exec): a CMD
- * that held /dev/fuse or fusermount3's auto_unmount socket would keep a
- * dead daemon's mount alive.  Whether exec worked comes back through a
+ * CMD gets the process its caller would have started: the caller's signal
+ * dispositions and mask and RLIMIT_NOFILE, as runmode_prepare() found them
+ * before anything of ours changed them (SIGPIPE, which we ignore here,
+ * SIGXFSZ, which the cow file ignores, the raised fd limit, our SIGUSR1);
+ * and no descriptor of ours (hb_close_fds_from() before exec): a CMD that
+ * held /dev/fuse or fusermount3's auto_unmount socket would keep a dead
+ * daemon's mount alive.  Whether exec worked comes back through a
  * close-on-exec pipe: nothing read means CMD runs.
  *
- * The mount point checks read /proc/self/mountinfo: a directory that is
- * already a mount point is refused by name (libfuse would stack a second
- * mount on it).  The guard (mnt_guard) is a forked process with nothing but
- * the read end of a pipe whose write end only the daemon holds: EOF means
- * the daemon is gone, and if its mount (same device) is still there, it
- * is a dead mount to remove.
+ * One copy of each signal.  A signal to our process group (Ctrl-C, a kill
+ * of the group as batch systems send) would reach CMD directly and again
+ * through us.  So CMD runs in a process group of its own, and gets the
+ * signals we pass on from us alone (to CMD itself, as before: a script that
+ * relays them to its children, as contrib/slurm's do, would otherwise send
+ * its children a second copy).  When we own the terminal, CMD's group
+ * gets it (as a shell gives it to a job), so Ctrl-C reaches CMD alone and
+ * CMD can read the terminal; a stop of CMD (Ctrl-Z) stops us too and a
+ * continue continues both, and the terminal comes back to us when CMD
+ * ends.  If we die, CMD gets SIGKILL (PR_SET_PDEATHSIG): its image is gone.
  */
 #include "config.h"
 
@@ -40,14 +48,14 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "mount.h"
 #include "runmode.h"
 #include "util.h"
 
@@ -58,9 +66,13 @@ struct runmode {
 	int status;		/* exit status to report */
 	int started;		/* the supervisor runs */
 	pthread_t main, thread;
-	sigset_t oldmask;
-	struct sigaction oldchld;
 	atomic_int loop_done;
+	/* the caller's process, for CMD */
+	sigset_t caller_ign;	/* signals the caller ignored */
+	sigset_t caller_mask;
+	struct rlimit caller_nofile;
+	pid_t parent;		/* us, for CMD's check that we still live */
+	int tty;		/* the terminal we hand to CMD, or -1 */
 };
 
 static const int forwarded[] = { SIGTERM, SIGINT, SIGHUP };
@@ -148,6 +160,18 @@ int runmode_prepare(struct runmode **out, char **argv, const char *mnt, const ch
 	rm->argv = argv;
 	rm->pid = -1;
 	rm->status = 1;
+	rm->tty = -1;
+	sigemptyset(&rm->caller_ign);
+	for (int sig = 1; sig < NSIG; sig++) {
+		struct sigaction sa;
+		if (sigaction(sig, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN)
+			sigaddset(&rm->caller_ign, sig);
+	}
+	sigprocmask(SIG_SETMASK, NULL, &rm->caller_mask);
+	getrlimit(RLIMIT_NOFILE, &rm->caller_nofile);
+	/* A reader of our stderr that has gone must not kill us while CMD
+	 * runs on (libfuse does the same for a daemon). */
+	signal(SIGPIPE, SIG_IGN);
 	*out = rm;
 	return 0;
 }
@@ -168,6 +192,21 @@ static int decode_status(int st)
 	return 1;
 }
 
+/* CMD has stopped (Ctrl-Z, SIGSTOP): as a job of the caller's shell we
+ * stop too, with the terminal back; continued, CMD continues, and gets the
+ * terminal again if we are in the foreground.  Without a terminal of ours
+ * nobody would continue us: CMD stays stopped alone, as it was asked. */
+static void stopped(struct runmode *rm)
+{
+	if (rm->tty < 0)
+		return;
+	tcsetpgrp(rm->tty, getpgrp());
+	kill(0, SIGTSTP);	/* our group: to the shell, a stopped job */
+	if (tcgetpgrp(rm->tty) == getpgrp())
+		tcsetpgrp(rm->tty, rm->pid);
+	kill(-rm->pid, SIGCONT);
+}
+
 static void *supervise(void *arg)
 {
 	struct runmode *rm = arg;
@@ -186,10 +225,16 @@ static void *supervise(void *arg)
 			kill(rm->pid, sig);
 			continue;
 		}
-		pid_t p = waitpid(rm->pid, &st, WNOHANG);
+		pid_t p = waitpid(rm->pid, &st, WNOHANG | WUNTRACED);
+		if (p == rm->pid && WIFSTOPPED(st)) {
+			stopped(rm);
+			continue;
+		}
 		if (p == rm->pid || (p < 0 && errno == ECHILD))
 			break;
 	}
+	if (rm->tty >= 0)
+		tcsetpgrp(rm->tty, getpgrp());
 	rm->status = decode_status(st);
 	hb_info("%s ended (exit status %d): unmounting", rm->argv[0], rm->status);
 	fuse_exit(rm->fuse);
@@ -200,15 +245,27 @@ static void *supervise(void *arg)
 	return NULL;
 }
 
-/* In the child: CMD with the caller's signal state and none of our
- * descriptors.  Reports exec's errno on ERRFD. */
+/* In the child: CMD in a process group of its own, with the caller's
+ * signal state and fd limit and none of our descriptors, killed if we die.
+ * Reports exec's errno on ERRFD. */
 static void __attribute__((noreturn)) exec_cmd(struct runmode *rm, int errfd)
 {
 	int e;
 
-	sigaction(SIGCHLD, &rm->oldchld, NULL);
-	sigprocmask(SIG_SETMASK, &rm->oldmask, NULL);
-	close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+	setpgid(0, 0);
+	if (rm->tty >= 0)
+		tcsetpgrp(rm->tty, getpid());	/* SIGTTOU is blocked */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != rm->parent)
+		_exit(1);	/* we are gone already: no CMD without its image */
+	for (int sig = 1; sig < NSIG; sig++) {
+		struct sigaction sa = { .sa_handler = sigismember(&rm->caller_ign, sig) ? SIG_IGN
+										: SIG_DFL };
+		if (sig != SIGKILL && sig != SIGSTOP)
+			sigaction(sig, &sa, NULL);	/* glibc's own: EINVAL, fine */
+	}
+	hb_close_fds_from(3, 1);
+	setrlimit(RLIMIT_NOFILE, &rm->caller_nofile);
+	sigprocmask(SIG_SETMASK, &rm->caller_mask, NULL);
 	execvp(rm->argv[0], rm->argv);
 	e = errno;
 	if (write(errfd, &e, sizeof e) < 0)
@@ -226,16 +283,23 @@ int runmode_start(struct runmode *rm, struct fuse *f)
 
 	rm->fuse = f;
 	rm->main = pthread_self();
+	rm->parent = getpid();
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGUSR1, &sa, NULL);
 	/* An inherited SIG_IGN would reap CMD behind our back. */
 	sigemptyset(&dfl.sa_mask);
-	sigaction(SIGCHLD, &dfl, &rm->oldchld);
+	sigaction(SIGCHLD, &dfl, NULL);
 	sigemptyset(&block);
 	for (size_t i = 0; i < HB_ARRAY_SIZE(forwarded); i++)
 		sigaddset(&block, forwarded[i]);
 	sigaddset(&block, SIGCHLD);
-	pthread_sigmask(SIG_BLOCK, &block, &rm->oldmask);
+	/* tcsetpgrp() from a background group; our writes to the terminal
+	 * once CMD owns it */
+	sigaddset(&block, SIGTTOU);
+	pthread_sigmask(SIG_BLOCK, &block, NULL);
+	for (int fd = 0; fd <= 2 && rm->tty < 0; fd++)
+		if (isatty(fd) && tcgetpgrp(fd) == getpgrp())
+			rm->tty = fd;
 
 	if (pipe2(p, O_CLOEXEC) < 0) {
 		hb_error("pipe: %s", strerror(errno));
@@ -253,12 +317,18 @@ int runmode_start(struct runmode *rm, struct fuse *f)
 		close(p[0]);
 		exec_cmd(rm, p[1]);
 	}
+	/* Both sides, as shells do: whichever runs first. */
+	setpgid(rm->pid, rm->pid);
+	if (rm->tty >= 0)
+		tcsetpgrp(rm->tty, rm->pid);
 	close(p[1]);
 	do
 		n = read(p[0], &e, sizeof e);
 	while (n < 0 && errno == EINTR);
 	close(p[0]);
 	if (n == sizeof e) {
+		if (rm->tty >= 0)
+			tcsetpgrp(rm->tty, getpgrp());
 		hb_error("cannot run '%s': %s", rm->argv[0], strerror(e));
 		waitpid(rm->pid, &st, 0);
 		rm->status = e == ENOENT ? RUNMODE_NOT_FOUND : RUNMODE_NOT_EXEC;
@@ -296,261 +366,4 @@ int runmode_finish(struct runmode *rm)
 void runmode_free(struct runmode *rm)
 {
 	free(rm);
-}
-
-/* ---- the mount point ---------------------------------------------------- */
-
-int mnt_fd(const char *mnt)
-{
-	const char *p = mnt + strlen("/dev/fd/");
-	char *end;
-	long n;
-
-	if (strncmp(mnt, "/dev/fd/", strlen("/dev/fd/")) != 0 || *p < '0' || *p > '9')
-		return -1;
-	errno = 0;
-	n = strtol(p, &end, 10);
-	if (errno || *end || n > INT_MAX)
-		return -1;
-	return (int)n;
-}
-
-/* mountinfo escapes space, tab, newline and backslash as \ooo. */
-static void unescape(char *s)
-{
-	char *d = s;
-
-	for (; *s; s++) {
-		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
-		    s[3] >= '0' && s[3] <= '7') {
-			*d++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
-			s += 3;
-		} else {
-			*d++ = *s;
-		}
-	}
-	*d = 0;
-}
-
-/* The file system type mounted exactly at PATH (malloc'd), or NULL; with
- * DEV, also its device ("major:minor", at most 31 bytes).  The last of
- * stacked mounts wins.  Sends no FUSE request, so a dead or not yet served
- * mount is no problem. */
-static char *mounted_type(const char *path, char *dev)
-{
-	FILE *f = fopen("/proc/self/mountinfo", "re");
-	char *line = NULL, *type = NULL;
-	size_t cap = 0;
-
-	if (!f)
-		return NULL;
-	while (getline(&line, &cap, f) > 0) {
-		char mp[PATH_MAX], fst[256], mm[32];
-		/* id parent major:minor root mountpoint ... - fstype source */
-		if (sscanf(line, "%*s %*s %31s %*s %4095s", mm, mp) != 2)
-			continue;
-		unescape(mp);
-		const char *sep = strstr(line, " - ");
-		if (strcmp(mp, path) != 0 || !sep || sscanf(sep + 3, "%255s", fst) != 1)
-			continue;
-		free(type);
-		type = strdup(fst);
-		if (dev)
-			strcpy(dev, mm);
-	}
-	free(line);
-	fclose(f);
-	return type;
-}
-
-int mnt_check(const char *mnt)
-{
-	char real[PATH_MAX];
-	struct stat st;
-	int fd = mnt_fd(mnt);
-
-	if (fd >= 0) {
-		if (fstat(fd, &st) < 0) {
-			hb_error("mount point %s: descriptor %d is not open", mnt, fd);
-			return -EBADF;
-		}
-		if (!S_ISCHR(st.st_mode) || major(st.st_rdev) != 10 || minor(st.st_rdev) != 229) {
-			hb_error("mount point %s: descriptor %d is not /dev/fuse", mnt, fd);
-			return -EINVAL;
-		}
-		return 0;
-	}
-	if (stat(mnt, &st) < 0) {
-		if (errno == ENOTCONN) {
-			hb_error("mount point %s: a dead FUSE mount is there (remove it with fusermount3 -u %s)",
-				 mnt, mnt);
-			return -ENOTCONN;
-		}
-		return 0;	/* check_mountpoint() names the cause */
-	}
-	if (!realpath(mnt, real))
-		return 0;
-	CLEANUP_FREE char *type = mounted_type(real, NULL);
-	if (type) {
-		hb_error("mount point %s is already mounted (%s): unmount it, or use an empty directory",
-			 mnt, type);
-		return -EBUSY;
-	}
-	return 0;
-}
-
-/* ---- the guard ------------------------------------------------------------ */
-
-/* In the guard: wait until every copy of the pipe's write end is gone (the
- * daemon has ended, one way or another), then remove MNT if our mount (its
- * device DEV) is still there: the daemon that served it is gone, so it is
- * dead.  A clean exit has unmounted it already.  No open(MNT) to ask the
- * kernel, as fusermount3's auto_unmount does: its answer depends on how far
- * the daemon's exit has got when the pipe reports EOF.  (fusermount3 left
- * a killed daemon's mount once here, on a busy machine, for more than 10 s;
- * the cause was not pinned down, 15 more tries under load did not repeat
- * it.  Comparing the device needs no answer from the kernel at all.) */
-static void __attribute__((noreturn)) guard(const char *mnt, const char *dev, int rfd)
-{
-	char now[32];
-	sigset_t all;
-	char c;
-	int fd;
-
-	/* Nothing of the daemon's: a /dev/fuse descriptor held here would keep
-	 * a dead daemon's connection alive. */
-	rfd = fcntl(rfd, F_DUPFD, 10);
-	if (rfd < 0)
-		_exit(1);
-	close_range(0, (unsigned)rfd - 1, 0);
-	close_range((unsigned)rfd + 1, ~0U, 0);
-	for (fd = open("/dev/null", O_RDWR); fd >= 0 && fd < 2;)
-		fd = dup(fd);
-	prctl(PR_SET_NAME, "hackbackfs-guard");
-	setsid();
-	sigfillset(&all);
-	sigprocmask(SIG_BLOCK, &all, NULL);
-	while (read(rfd, &c, 1) != 0)
-		if (errno != EINTR)
-			break;
-	CLEANUP_FREE char *type = mounted_type(mnt, now);
-	if (!type || strcmp(now, dev) != 0)
-		_exit(0);
-	if (geteuid() == 0)
-		_exit(umount2(mnt, MNT_DETACH) == 0 ? 0 : 1);
-	execlp("fusermount3", "fusermount3", "-u", "-z", "-q", "--", mnt, (char *)NULL);
-	_exit(1);
-}
-
-int mnt_guard(const char *mnt)
-{
-	char dev[32];
-	int p[2];
-	pid_t pid;
-
-	CLEANUP_FREE char *type = mounted_type(mnt, dev);
-	if (!type) {
-		hb_error("cannot start the unmount guard: %s is not in /proc/self/mountinfo", mnt);
-		return -ENOENT;
-	}
-	if (pipe2(p, O_CLOEXEC) < 0) {
-		hb_error("pipe: %s", strerror(errno));
-		return -errno;
-	}
-	pid = fork();
-	if (pid < 0) {
-		hb_error("cannot start the unmount guard: fork: %s", strerror(errno));
-		close(p[0]);
-		close(p[1]);
-		return -EAGAIN;
-	}
-	if (pid == 0) {
-		close(p[1]);
-		guard(mnt, dev, p[0]);
-	}
-	/* Not waited for: it lives until we are gone.  The write end stays
-	 * open (close-on-exec, so not in CMD) for the life of this process. */
-	close(p[0]);
-	return 0;
-}
-
-/* ---- the mount's readahead window ------------------------------------------ */
-
-/* The number in a sysfs file such as read_ahead_kb, or -1. */
-static long read_sysfs_long(const char *path)
-{
-	FILE *f = fopen(path, "re");
-	long v = -1;
-
-	if (f) {
-		if (fscanf(f, "%ld", &v) != 1)
-			v = -1;
-		fclose(f);
-	}
-	return v;
-}
-
-/* read_ahead_kb of what BASE's file system reads from: the disk's queue
- * (the parent's, for a partition), or the backing device of a file system
- * without one (NFS, Lustre, another FUSE mount); -1 when there is none. */
-static long base_read_ahead_kb(const char *base)
-{
-	char path[PATH_MAX];
-	struct stat st;
-	long v;
-
-	if (stat(base, &st) < 0)
-		return -1;
-	snprintf(path, sizeof path, "/sys/dev/block/%u:%u/queue/read_ahead_kb",
-		 major(st.st_dev), minor(st.st_dev));
-	if ((v = read_sysfs_long(path)) >= 0)
-		return v;
-	snprintf(path, sizeof path, "/sys/dev/block/%u:%u/../queue/read_ahead_kb",
-		 major(st.st_dev), minor(st.st_dev));
-	if ((v = read_sysfs_long(path)) >= 0)
-		return v;
-	snprintf(path, sizeof path, "/sys/class/bdi/%u:%u/read_ahead_kb", major(st.st_dev),
-		 minor(st.st_dev));
-	return read_sysfs_long(path);
-}
-
-int mnt_read_ahead(const char *mnt, long kb, const char *base)
-{
-	char dev[32], path[PATH_MAX], num[32];
-	long now, want = kb;
-	int fd, n;
-
-	CLEANUP_FREE char *type = mnt_fd(mnt) >= 0 ? NULL : mounted_type(mnt, dev);
-	if (!type) {
-		if (kb < 0)
-			return 0;
-		hb_error("-o read_ahead_kb: %s is not a mount of this process (a /dev/fd/N mount is "
-			 "its maker's: set it there)", mnt);
-		return -EINVAL;
-	}
-	snprintf(path, sizeof path, "/sys/class/bdi/%s/read_ahead_kb", dev);
-	now = read_sysfs_long(path);
-	if (kb < 0) {	/* auto: BASE's window when it is larger, if we may */
-		want = base_read_ahead_kb(base);
-		if (want > HB_READ_AHEAD_KB_MAX)
-			want = HB_READ_AHEAD_KB_MAX;
-		if (want <= now || access(path, W_OK) != 0)
-			return 0;
-	}
-	if (want == now)
-		return 0;
-	n = snprintf(num, sizeof num, "%ld\n", want);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0 || write(fd, num, (size_t)n) != n) {
-		int e = errno;
-		if (fd >= 0)
-			close(fd);
-		if (kb < 0)
-			return 0;	/* auto asks nothing it cannot have */
-		hb_error("-o read_ahead_kb=%ld: cannot write %s: %s (it takes root)", kb, path,
-			 strerror(e));
-		return -e;
-	}
-	close(fd);
-	return 0;
 }

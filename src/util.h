@@ -39,10 +39,32 @@ void hb_notice(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void hb_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void hb_set_verbose(int verbose);
 
+/* A progress line for long start-ups, redrawn in place on stderr: only
+ * when verbose and stderr is a terminal.  hb_progress_due() says whether
+ * it is time (every 0.5 s) to call hb_progress(); hb_progress_end() ends
+ * the line.  Main thread only.  hb_now(): a monotonic clock, seconds. */
+int hb_progress_due(void);
+void hb_progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void hb_progress_end(void);
+double hb_now(void);
+
 /* pread/pwrite that retry on EINTR and short transfers.  Return the number
  * of bytes transferred (short only at end of file) or -errno. */
 ssize_t hb_pread_full(int fd, void *buf, size_t len, uint64_t off);
 ssize_t hb_pwrite_full(int fd, const void *buf, size_t len, uint64_t off);
+
+/* Close every descriptor from lowfd up or, with cloexec_only, mark them
+ * close-on-exec: what a child gets before exec, so that it holds nothing
+ * of ours (a /dev/fuse descriptor held elsewhere keeps a dead daemon's
+ * mount alive).  close_range() where configure found it (Linux 5.9, glibc
+ * 2.34; CLOEXEC since Linux 5.11), else, or when the kernel says ENOSYS or
+ * EINVAL, hb_close_fds_walk().  Async-signal-safe: for the child of a
+ * threaded fork.  0 or -errno. */
+int hb_close_fds_from(int lowfd, int cloexec_only);
+
+/* The fallback, on its own for the unit test: the descriptors listed in
+ * /proc/self/fd, or without /proc every number below the fd limit. */
+int hb_close_fds_walk(int lowfd, int cloexec_only);
 
 /* Scoped cleanup, as in nbdkit: the variable is freed / closed when it
  * goes out of scope. */

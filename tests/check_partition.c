@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -53,10 +54,11 @@ static void mkfs_at(const char *type, uint64_t off, unsigned kib)
 	    type, (unsigned long long)off, img, kib);
 }
 
-/* A swap signature (not ext) of kib KiB at byte offset off. */
+/* A swap signature (not ext) of kib KiB at byte offset off.  (No mkswap
+ * -q: util-linux 2.36, Debian 11's, has none.) */
 static void mkswap_at(uint64_t off, unsigned kib)
 {
-	cu_run("cd '%s' && truncate -s %uk swap && mkswap -q swap >/dev/null 2>&1 && "
+	cu_run("cd '%s' && truncate -s %uk swap && mkswap swap >/dev/null 2>&1 && "
 	    "dd if=swap of='%s' bs=1024 seek=%llu conv=notrunc status=none && rm swap",
 	    tmpdir, kib, img, (unsigned long long)(off / 1024));
 }
@@ -124,7 +126,7 @@ START_TEST(test_mbr_gem5_layout)
 	struct partition p;
 
 	/* The Packer image: MBR, one ext4 partition at sector 2048. */
-	make_disk(16, "label: dos\\nstart=2048, size=28672, type=83\\n");
+	make_disk(16, "label: dos\\nlabel-id: 0x5eed0a17\\nstart=2048, size=28672, type=83\\n");
 	mkfs_at("ext4", MiB, 14 * 1024);
 	ck_assert_int_eq(probe(PARTITION_AUTO, &p), 0);
 	ck_assert_uint_eq(p.offset, MiB);
@@ -132,6 +134,8 @@ START_TEST(test_mbr_gem5_layout)
 	ck_assert_int_eq(p.number, 1);
 	ck_assert_str_eq(p.table, "dos");
 	ck_assert_str_eq(p.fstype, "ext4");
+	/* root=PARTUUID= of an MBR disk: the disk signature and the number. */
+	ck_assert_str_eq(p.uuid, "5eed0a17-01");
 
 	ck_assert_int_eq(probe(1, &p), 0);
 	ck_assert_uint_eq(p.offset, MiB);
@@ -233,11 +237,14 @@ START_TEST(test_gpt)
 	struct partition p;
 
 	/* Partition 1 empty, partition 2 ext4. */
-	make_disk(16, "label: gpt\\nstart=2048, size=4096\\nstart=8192, size=16384\\n");
+	make_disk(16, "label: gpt\\nstart=2048, size=4096\\nstart=8192, size=16384, "
+		      "uuid=0D1C4B7E-2A9F-4C3B-8E6D-5F4A3B2C1D0E\\n");
 	mkfs_at("ext4", 8192 * 512, 8192);
 
 	ck_assert_int_eq(probe(PARTITION_AUTO, &p), 0);
 	ck_assert_str_eq(p.table, "gpt");
+	/* root=PARTUUID= of a GPT disk: the entry's GUID (lower case). */
+	ck_assert_str_eq(p.uuid, "0d1c4b7e-2a9f-4c3b-8e6d-5f4a3b2c1d0e");
 	ck_assert_int_eq(p.number, 2);
 	ck_assert_uint_eq(p.offset, 8192 * 512ULL);
 	ck_assert_uint_eq(p.size, 16384 * 512ULL);
@@ -247,6 +254,31 @@ START_TEST(test_gpt)
 	assert_error("partition 1 is unrecognized");
 	ck_assert_int_eq(probe(4, &p), -ENOENT);
 	assert_error("has no partition 4 (it has 1, 2)");
+}
+END_TEST
+
+/* gem5-resources' arm64 images: a FAT EFI system partition 1, ext4 partition
+ * 2.  The FAT one is a file system, but not ext: auto picks partition 2. */
+START_TEST(test_gpt_efi)
+{
+	struct partition p;
+
+	if (system("PATH=$PATH:/usr/sbin:/sbin command -v mkfs.fat >/dev/null 2>&1") != 0) {
+		fprintf(stderr, "test_gpt_efi: mkfs.fat not found (dosfstools), left out\n");
+		return;
+	}
+	make_disk(64, "label: gpt\nstart=2048, size=65536, type=U\nstart=67584, size=32768, type=L\n");
+	cu_run("PATH=$PATH:/usr/sbin:/sbin mkfs.fat -F 32 --offset 2048 '%s' 32768 >/dev/null 2>&1", img);
+	mkfs_at("ext4", 67584 * 512, 16384);
+
+	ck_assert_int_eq(probe(PARTITION_AUTO, &p), 0);
+	ck_assert_str_eq(p.table, "gpt");
+	ck_assert_int_eq(p.number, 2);
+	ck_assert_uint_eq(p.offset, 67584 * 512ULL);
+	ck_assert_str_eq(p.fstype, "ext4");
+
+	ck_assert_int_eq(probe(1, &p), -EINVAL);
+	assert_error("partition 1 is vfat, not ext2/3/4");
 }
 END_TEST
 
@@ -407,6 +439,7 @@ static Suite *partition_suite(void)
 
 	tcase_add_checked_fixture(gpt, setup, teardown);
 	tcase_add_test(gpt, test_gpt);
+	tcase_add_test(gpt, test_gpt_efi);
 	suite_add_tcase(s, gpt);
 	return s;
 }

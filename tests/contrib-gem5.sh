@@ -37,6 +37,12 @@ if [ -x "$hb" ] && command -v mke2fs >/dev/null; then
 else
 	echo "note: hackbackfs not built or no mke2fs: no cross-check with the program"
 fi
+# The gem5 stand-in (tests/guest/gem5standin) compiles too, and imports: its
+# modules have the paths hack_back.py imports.
+( cd "$top_srcdir/tests/guest/gem5standin" &&
+  python3 -B -c 'import sys, glob; [compile(open(f).read(), f, "exec") for f in glob.glob("**/*.py", recursive=True) + ["gem5-standin"]]' &&
+  python3 -B -c 'import gem5.components.boards.x86_board, gem5.components.boards.arm_board, gem5.components.boards.riscv_board, gem5.simulate.simulator, gem5.components.processors.simple_switchable_processor' ) ||
+	{ echo "FAIL: the gem5 stand-in does not compile or import"; exit 1; }
 cd "$top_srcdir/contrib/gem5"
 # -B: no __pycache__ (the source tree may be read-only, as in distcheck).
 python3 -B -c 'import sys; [compile(open(f).read(), f, "exec") for f in sys.argv[1:]]' \

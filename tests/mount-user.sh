@@ -7,53 +7,14 @@
 # and nothing stays mounted or running afterwards.
 #
 # Needs root to create the throwaway user (hbfs-test, removed again if this
-# test added it).  Skips when fusermount3 is not setuid root.  Where
-# /dev/fuse is not usable by other users (0600 in some containers) the
-# test runs in a private mount namespace of its own with a 0666 node bound
-# over /dev/fuse; nothing outside that namespace changes.
-if [ -z "${HB_FUSE_NS:-}" ] && [ "$(id -u)" -eq 0 ] && [ -c /dev/fuse ] &&
-	[ $((0$(stat -c %a /dev/fuse) & 6)) -ne 6 ] &&
-	command -v unshare >/dev/null 2>&1 && unshare -m true 2>/dev/null; then
-	HB_FUSE_NS=1 exec unshare -m --propagation private sh "$0" "$@"
-fi
+# test added it; tests/user-lib.sh).  Skips when fusermount3 is not setuid
+# root.
+. "${top_srcdir:-$(dirname "$0")/..}/tests/user-lib.sh"
 . "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
 . "$top_srcdir/tests/mount-lib.sh"
 
-requires_root
-requires mke2fs sfdisk e2fsck setpriv useradd userdel id cmp
-fm=$(command -v fusermount3)
-if [ ! -u "$fm" ] || [ "$(stat -L -c %u "$fm")" -ne 0 ]; then
-	skip "$fm is not setuid root"
-fi
-
-if [ -n "${HB_FUSE_NS:-}" ]; then
-	# Our own namespace: a 0666 node for the same device over /dev/fuse.
-	mkdir "$tmp/dev"
-	mount -t tmpfs -o mode=0755 hbfs-dev "$tmp/dev" || skip "cannot mount a tmpfs for /dev/fuse"
-	mknod -m 0666 "$tmp/dev/fuse" c "$((0x$(stat -c %t /dev/fuse)))" "$((0x$(stat -c %T /dev/fuse)))" ||
-		skip "cannot make a device node"
-	mount --bind "$tmp/dev/fuse" /dev/fuse || skip "cannot bind a node over /dev/fuse"
-	echo "note: /dev/fuse is not usable by other users here: using a private mount namespace"
-fi
-
-user=hbfs-test
-if ! id "$user" >/dev/null 2>&1; then
-	useradd -M -r -U -d /nonexistent -s /bin/sh "$user" || fail "useradd $user failed"
-	# after the mounts and daemons are gone (on_exit runs this first)
-	on_exit "_hb_mount_cleanup; userdel $user"
-fi
-uid=$(id -u "$user")
-gid=$(id -g "$user")
-[ "$uid" -ne 0 ] || fail "$user is root"
-
-# as_user CMD...: run CMD as the user, with a home of its own.
-as_user()
-{
-	env -i PATH="$PATH" HOME="$tmp/u" LC_ALL=C \
-		setpriv --reuid="$uid" --regid="$gid" --init-groups "$@"
-}
-
-as_user sh -c ': <>/dev/fuse' 2>/dev/null || skip "/dev/fuse is not usable by $user"
+requires mke2fs sfdisk e2fsck cmp
+user_setup hbfs-test
 
 # Everything the user touches lives in $tmp/u, the user's.
 chmod 0711 "$tmp"

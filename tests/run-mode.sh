@@ -5,6 +5,10 @@
 #     gets its arguments untouched, "--" and "-o" among them
 #   - hackbackfs exits with CMD's status, 128+N when signal N killed CMD
 #   - SIGTERM to hackbackfs reaches CMD; the status says so
+#   - CMD gets its caller's signal dispositions, mask and fd limit; a
+#     signal to the process group reaches it once; a gone stderr reader
+#     does not kill hackbackfs; on a terminal CMD is the foreground group
+#   - kill -9 of hackbackfs in run mode kills CMD too
 #   - a CMD that does not exist: one error line, 127, nothing mounted
 #   - MNT already mounted: one error line naming it
 #   - after every run the mount is gone and no hackbackfs is left
@@ -99,6 +103,83 @@ run "$tmp/base.img" "$tmp/ov" "$mnt" -- sh -c 'trap "exit 7" TERM; kill -TERM $P
 after_run "SIGTERM handled"
 echo "ok: SIGTERM to hackbackfs reaches CMD, status 143 (or CMD's own), mount gone"
 
+# ---- CMD gets its caller's process --------------------------------------------
+# Signal dispositions and mask: what the same command sees started by the
+# caller directly, whatever hackbackfs (and -o cow=, which ignores SIGXFSZ
+# for itself) changed for itself.
+for sigs in --default-signal \
+	"--ignore-signal=PIPE --ignore-signal=XFSZ --ignore-signal=USR1 --block-signal=USR2"; do
+	# shellcheck disable=SC2086  # $sigs: several options
+	env $sigs grep -E '^Sig(Ign|Blk)' /proc/self/status >"$tmp/want.sig"
+	rc=0
+	# shellcheck disable=SC2086
+	env $sigs "$HB" -o cow="$tmp/cow.sig" "$tmp/base.img" "$tmp/ov" "$mnt" -- \
+		grep -E '^Sig(Ign|Blk)' /proc/self/status >"$tmp/got.sig" 2>"$tmp/run.err" || rc=$?
+	[ "$rc" -eq 0 ] || fail "signal probe ($sigs): status $rc: $(cat "$tmp/run.err")"
+	diff "$tmp/want.sig" "$tmp/got.sig" >&2 || fail "CMD's signal dispositions or mask differ from its caller's ($sigs)"
+	after_run "signal probe"
+done
+# The fd limit: hackbackfs raises its own; CMD gets the caller's.
+hard=$(sh -c 'ulimit -H -n')
+if [ "$hard" = unlimited ] || [ "$hard" -gt 512 ]; then
+	got=$(sh -c 'ulimit -S -n 512 && exec "$@"' sh "$HB" "$tmp/base.img" "$tmp/ov" "$mnt" -- sh -c 'ulimit -S -n' 2>"$tmp/run.err") ||
+		fail "fd limit probe: $(cat "$tmp/run.err")"
+	[ "$got" = 512 ] || fail "CMD's soft fd limit is $got, its caller's 512"
+	after_run "fd limit probe"
+fi
+echo "ok: CMD gets its caller's signal dispositions, signal mask and fd limit"
+
+# One copy of a signal sent to the process group (Ctrl-C, a batch system's
+# kill of the group): CMD counts the SIGINTs it gets.
+printf '%s\n' '#!/bin/sh' 'n=0' "trap 'n=\$((n + 1))' INT" 'echo $$ >"$1.pid.new"' \
+	'mv "$1.pid.new" "$1.pid"' 'while [ ! -e "$1.stop" ]; do sleep 0.05; done' \
+	'echo "$n" >"$1.count"' >"$tmp/count.sh"
+for i in 1 2 3; do
+	rm -f "$tmp/cnt.pid" "$tmp/cnt.stop" "$tmp/cnt.count"
+	# its own process group (setsid); SIGINT not ignored, as in a terminal
+	env --default-signal=INT setsid "$HB" "$tmp/base.img" "$tmp/ov" "$mnt" -- sh "$tmp/count.sh" "$tmp/cnt" 2>"$tmp/run.err" &
+	hb=$!
+	echo "$hb" >>"$tmp/hb.pids"
+	n=100
+	until [ -s "$tmp/cnt.pid" ]; do
+		[ "$n" -gt 0 ] || fail "CMD did not start within 10 s: $(cat "$tmp/run.err")"
+		sleep 0.1
+		n=$((n - 1))
+	done
+	[ "$(ps -o pgid= -p "$hb" | tr -d ' ')" = "$hb" ] || fail "hackbackfs does not lead its process group"
+	env kill -s INT -- "-$hb"	# (procps kill: dash's takes no "--")
+	sleep 0.5
+	touch "$tmp/cnt.stop"
+	rc=0
+	wait "$hb" || rc=$?
+	[ "$rc" -eq 0 ] || fail "group SIGINT: status $rc: $(cat "$tmp/run.err")"
+	[ "$(cat "$tmp/cnt.count")" = 1 ] || fail "one SIGINT to the process group reached CMD $(cat "$tmp/cnt.count") times"
+	after_run "group SIGINT"
+done
+echo "ok: a SIGINT to hackbackfs's process group reaches CMD once (3 of 3)"
+
+# A reader of hackbackfs's stderr that goes away: hackbackfs must not die
+# of SIGPIPE while CMD runs (-v writes a line when CMD ends).
+rm -f "$tmp/pipe.rc"
+{
+	rc=0
+	"$HB" -v "$tmp/base.img" "$tmp/ov" "$mnt" -- sh -c 'sleep 1; exit 3' 2>&1 >/dev/null || rc=$?
+	echo "$rc" >"$tmp/pipe.rc"
+} | head -c 1 >/dev/null
+[ "$(cat "$tmp/pipe.rc")" = 3 ] || fail "stderr's reader gone: status $(cat "$tmp/pipe.rc"), want CMD's 3"
+after_run "SIGPIPE"
+echo "ok: a gone stderr reader does not kill hackbackfs (CMD's status came back)"
+
+# On a terminal, CMD's process group gets it (Ctrl-C goes to CMD alone).
+if command -v script >/dev/null 2>&1; then
+	script -qec "$HB $tmp/base.img $tmp/ov $mnt -- sh -c 'ps -o pgid=,tpgid= -p \$\$ >$tmp/tty.out'" /dev/null \
+		>/dev/null 2>&1 </dev/null || fail "run mode under script(1) failed"
+	read -r pg tp <"$tmp/tty.out" || fail "no output from CMD on the terminal"
+	[ "$pg" = "$tp" ] || fail "CMD (process group $pg) is not the terminal's foreground ($tp)"
+	after_run "terminal"
+	echo "ok: on a terminal CMD's process group is the foreground"
+fi
+
 # ---- CMD missing, or not executable; MNT already mounted; bad uses ---------------
 run "$tmp/base.img" "$tmp/ov" "$mnt" -- "$tmp/no-such-command" arg
 [ "$rc" -eq 127 ] || fail "missing CMD: status $rc, want 127"
@@ -159,9 +240,9 @@ sleep_pid=$(pgrep -P "$hb" -x sleep) || fail "run mode: no CMD under hackbackfs"
 kill -KILL "$hb"
 ms=$(ms_until_unmounted "$mnt")
 ! is_mounted "$mnt" && [ "$ms" -le 2000 ] || fail "kill -9 in run mode: $mnt still mounted after $ms ms"
-kill "$sleep_pid" 2>/dev/null || true
+wait_gone "$sleep_pid" 2 || { kill "$sleep_pid"; fail "kill -9 of hackbackfs: CMD runs on against a dead image"; }
 wait "$hb" 2>/dev/null || true
-echo "ok: kill -9 of hackbackfs in run mode -> mount gone after $ms ms"
+echo "ok: kill -9 of hackbackfs in run mode -> mount gone after $ms ms, CMD killed too"
 
 # -o no_auto_unmount: the old behaviour, a dangling mount (and a clear
 # error for the next mount on it).

@@ -1,8 +1,9 @@
 #!/bin/sh
 # The version comes from one place, configure.ac's AC_INIT: configure's
-# PACKAGE_VERSION, `hackbackfs --version' and debian/changelog must all
-# say the same.  (Change the version in configure.ac, then add a
-# debian/changelog entry with dch -v VERSION.)
+# PACKAGE_VERSION, `hackbackfs --version', debian/changelog and the RPM
+# spec (Version, and its newest %changelog entry) must all say the same.
+# (Change the version in configure.ac, then add a debian/changelog entry
+# with dch -v VERSION and a hackbackfs.spec %changelog entry.)
 . "${top_srcdir:-.}/tests/lib.sh"
 hb=$top_builddir/hackbackfs
 
@@ -25,9 +26,15 @@ fi
 # (-N) or an epoch (N:) would not be part of it.
 deb_up=$(printf '%s\n' "$deb" | sed 's/^[0-9]*://; s/-[^-]*$//')
 
-echo "configure.ac $ac, config.h $conf, --version $prog, debian/changelog $deb ($how)"
+spec=$(sed -n 's/^Version: *//p' "$top_srcdir/hackbackfs.spec")
+# the first entry after %changelog: "* DATE NAME <MAIL> - VERSION-RELEASE"
+spec_log=$(sed -n '/^%changelog/,$s/^\* .* - \([^ ]*\)-[^- ]*$/\1/p' "$top_srcdir/hackbackfs.spec" | head -n 1)
+
+echo "configure.ac $ac, config.h $conf, --version $prog, debian/changelog $deb ($how), hackbackfs.spec $spec (%changelog $spec_log)"
 [ "$conf" = "$ac" ] || fail "config.h says $conf, configure.ac $ac: rerun autoreconf and configure"
 [ "$prog" = "$ac" ] || fail "hackbackfs --version says $prog, configure.ac $ac"
 [ "$deb_up" = "$ac" ] || fail "debian/changelog says $deb, configure.ac $ac"
 [ "$deb" = "$deb_up" ] || fail "debian/changelog version $deb is not native (source format 3.0 (native))"
+[ "$spec" = "$ac" ] || fail "hackbackfs.spec says Version: $spec, configure.ac $ac"
+[ "$spec_log" = "$ac" ] || fail "hackbackfs.spec's newest %changelog entry is for ${spec_log:-no version}, configure.ac says $ac"
 echo "version: $ac everywhere"

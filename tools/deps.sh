@@ -12,10 +12,11 @@ HB_DEPS="
 	build-essential autoconf automake libtool pkg-config
 	libfuse3-dev fuse3 libext2fs-dev comerr-dev libblkid-dev libssl-dev
 	check
-	e2fsprogs fdisk attr util-linux mount python3
+	e2fsprogs fdisk attr util-linux mount python3 strace
 	coreutils diffutils findutils tar dosfstools
 	debootstrap qemu-system-x86 qemu-utils ca-certificates
 	debhelper dpkg-dev fakeroot lintian git
+	rpm rpm2cpio cpio rpmlint
 	slurm-wlm munge procps
 	clang libclang-rt-14-dev
 "

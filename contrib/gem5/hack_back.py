@@ -1,5 +1,7 @@
-# gem5 stdlib run script (gem5 v23/v24) for a hack-back image served by
-# hackbackfs. Not runnable without gem5; see README.md beside it.
+# gem5 stdlib run script (gem5 v23/v24, v25's defaults kept) for a hack-back
+# image served by hackbackfs: boot, take the checkpoint the guest asks for,
+# or restore it and run a benchmark's restore script. See README.md beside it.
+# SPDX-License-Identifier: BSD-3-Clause
 #
 # Take the boot checkpoint (the guest's /root/.bashrc runs `m5 checkpoint`):
 #
@@ -14,11 +16,14 @@
 #   gem5.opt contrib/gem5/hack_back.py --image MNT2/hack-back \
 #       --kernel vmlinux --restore cpt/boot
 #
-# At the checkpoint the image's user.hackback.layout/digest xattrs are written
-# to <checkpoint dir>/hackback.digests. --restore refuses, before anything is
-# simulated, when the image's layout is not the stored one: gem5 checkpoints do
-# not record their disk image, and a guest restored onto a moved layout reads
-# wrong blocks without any error.
+# gem5 exits with the benchmark's status: the guest reports a failing restore
+# script with `m5 fail STATUS`, and this script exits with STATUS.
+#
+# Beside the checkpoint go the image's digests (hackback.digests) and the
+# machine (hackback.machine: board, cores, memory, processor, gem5 version).
+# --restore refuses, before gem5 builds anything, when the image's layout or
+# the machine differs: gem5 checkpoints do not record their disk image, and a
+# guest restored onto a moved layout reads wrong blocks without any error.
 #
 # Export mode (no FUSE where gem5 runs): gem5 reads BASE directly, under its
 # own CowDiskImage loaded from the file hackbackfs --export-cow wrote:
@@ -29,14 +34,14 @@
 #   gem5.opt contrib/gem5/hack_back.py --base BASE --readfile bench.sh \
 #       --kernel vmlinux --restore cpt/boot
 #
-# BASE's fingerprint must be the one in FILE's trailer (checked before
-# simulating); it is stored beside the checkpoint and checked again on
-# restore. The checkpoint's .cow holds the whole delta, so a restore needs
-# only BASE (--cow is optional there), and a new restore script must come
-# through --readfile: the image's restore slot is frozen in the checkpoint.
+# The root device comes from the image's manifest (MNT/hack-back.json, or
+# FILE.json in export mode): root=PARTUUID=... of the ext4 partition, which
+# the kernel resolves itself whatever it names the disk (hda, sda, vda).
 
 import argparse
+import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -46,6 +51,14 @@ except NameError:  # some gem5 versions run the script without __file__
     _here = os.path.dirname(os.path.abspath(sys.argv[0]))
 sys.path.insert(0, _here)
 import hackback_digest  # noqa: E402
+
+MACHINE_FILE = "hackback.machine"
+CPU_TYPES = ["kvm", "atomic", "timing", "o3", "minor"]
+BOARDS = {  # --board: ISA, the guest's disk and console (for messages only)
+    "x86": ("X86", "/dev/hda (gem5's kernels) or /dev/sda (libata)", "ttyS0"),
+    "arm": ("ARM", "/dev/vda", "ttyAMA0"),
+    "riscv": ("RISCV", "/dev/vda", "ttyS0"),
+}
 
 
 def parse_args(argv=None):
@@ -60,13 +73,25 @@ def parse_args(argv=None):
                    help="export mode: the file of hackbackfs --export-cow FILE, loaded "
                         "read-only as the disk's CowDiskImage table (needs --base; "
                         "optional with --restore, whose checkpoint holds the table)")
+    p.add_argument("--board", default="x86", choices=sorted(BOARDS),
+                   help="X86Board (default), ArmBoard or RiscvBoard")
     p.add_argument("--kernel", required=True,
-                   help="a gem5-bootable x86 vmlinux (disk and ext4 drivers built in)")
-    p.add_argument("--root", default="/dev/sda1",
-                   help="root= for the kernel (default /dev/sda1: libata names "
-                        "gem5's PIIX IDE disk sda; old IDE kernels want /dev/hda1)")
-    p.add_argument("--cpu", default="kvm", choices=["kvm", "atomic", "timing", "o3"],
-                   help="CPU model (default kvm)")
+                   help="a gem5-bootable vmlinux (disk and ext4 drivers built in)")
+    p.add_argument("--bootloader", default=None,
+                   help="ArmBoard/RiscvBoard: the bootloader (e.g. gem5-resources' "
+                        "arm64-bootloader-foundation)")
+    p.add_argument("--root", default=None,
+                   help="root= for the kernel (default: PARTUUID=... of the image's "
+                        "ext4 partition, from its manifest; else the board's disk "
+                        "device + partition number, e.g. /dev/hda1)")
+    p.add_argument("--cpu", default="kvm", choices=CPU_TYPES,
+                   help="CPU model to run (default kvm)")
+    p.add_argument("--switch-cpu", default=None, choices=CPU_TYPES, metavar="TYPE",
+                   help="start on --cpu and switch to TYPE at the guest's m5 workbegin "
+                        "(SimpleSwitchableProcessor; give it at checkpoint and restore)")
+    p.add_argument("--kvm-no-perf", action="store_true",
+                   help="KVM CPUs without perf counters (usePerf = False), for hosts and "
+                        "containers without perf access")
     p.add_argument("--cores", type=int, default=1)
     p.add_argument("--mem", default="2GiB", help="memory size (X86Board: at most 3GiB)")
     p.add_argument("--checkpoint-dir", default=None,
@@ -74,11 +99,15 @@ def parse_args(argv=None):
     p.add_argument("--continue-after-checkpoint", action="store_true",
                    help="keep simulating after saving the checkpoint")
     p.add_argument("--restore", metavar="DIR", default=None,
-                   help="restore this checkpoint (refused if the layout, or in export "
-                        "mode BASE, differs)")
-    p.add_argument("--readfile", default=None,
-                   help="host file the guest's `m5 readfile` returns (takes "
-                        "precedence over the image's restore slot)")
+                   help="restore this checkpoint (refused if the layout, the machine, "
+                        "or in export mode BASE, differs)")
+    script = p.add_mutually_exclusive_group()
+    script.add_argument("--readfile", default=None,
+                        help="host file the guest's `m5 readfile` returns (takes "
+                             "precedence over the image's restore slot)")
+    script.add_argument("--command", default=None, metavar="STRING",
+                        help="what the guest's `m5 readfile` returns, given as a "
+                             "string (gem5's readfile_contents)")
     p.add_argument("--allow-layout-mismatch", action="store_true",
                    help="restore anyway when the layout differs (you get to keep the pieces)")
     args = p.parse_args(argv)
@@ -87,12 +116,136 @@ def parse_args(argv=None):
     if args.base and not args.cow and not args.restore:
         p.error("--base needs --cow FILE (from hackbackfs --export-cow FILE), "
                 "or --restore DIR of a checkpoint taken with them")
+    if args.cores < 1:
+        p.error("--cores must be at least 1")
+    try:
+        args.mem_bytes = mem_bytes(args.mem)
+    except ValueError as e:
+        p.error(str(e))
+    if args.kvm_no_perf and "kvm" not in (args.cpu, args.switch_cpu):
+        p.error("--kvm-no-perf needs a KVM CPU (--cpu kvm)")
+    if args.board == "riscv" and "kvm" in (args.cpu, args.switch_cpu):
+        p.error("gem5 has no KVM CPU for RISC-V: choose --cpu atomic, timing, o3 or minor")
     return args
 
 
-def die(msg):
+def mem_bytes(text):
+    """gem5's memory sizes: binary units whether written kB/MB/GB or KiB/MiB/GiB."""
+    m = re.fullmatch(r"\s*(\d+)\s*([kKMGT]i?B|B)?\s*", text)
+    if not m:
+        raise ValueError(f"--mem {text!r}: want a size such as 2GiB or 512MiB")
+    shift = {"B": 0, "k": 10, "K": 10, "M": 20, "G": 30, "T": 40}[(m.group(2) or "B")[0]]
+    return int(m.group(1)) << shift
+
+
+def die(msg, code=2):
     print(f"hack-back: {msg}", file=sys.stderr)
-    sys.exit(2)
+    sys.exit(code)
+
+
+def gem5_version():
+    try:
+        from _m5 import core
+        return str(core.gem5Version)
+    except (ImportError, AttributeError):
+        return None
+
+
+def manifest_path(args):
+    """MNT/hack-back.json beside the served image, FILE.json beside --cow."""
+    if args.image:
+        return args.image + ".json"
+    return args.cow + ".json" if args.cow else None
+
+
+def read_manifest(args):
+    path = manifest_path(args)
+    if not path or not os.path.exists(path):
+        return None
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError) as e:
+        die(f"{path}: cannot read the image's manifest: {e}")
+
+
+def choose_root(args, manifest, stored=None):
+    """(root= value or None, partition number or None, why).
+
+    None as the value leaves gem5's own `root={root_value}`: the board's
+    disk device + the partition number (X86Board: /dev/hda1).
+    """
+    if args.root:
+        return args.root, None, "--root"
+    if manifest is None and stored and stored.get("root"):
+        return stored["root"], None, "the checkpoint's machine record"
+    part = (manifest or {}).get("partition") or {}
+    number = part.get("number") or None
+    if part.get("partuuid"):
+        return f"PARTUUID={part['partuuid']}", number, \
+            f"{part.get('table') or 'disk'} partition {number} of the manifest"
+    if manifest is None:
+        return None, 1, "no manifest found: gem5's default, partition 1"
+    return None, number, "the manifest has no PARTUUID: the board's disk device"
+
+
+def machine_record(args, root):
+    return {
+        "board": args.board,
+        "isa": BOARDS[args.board][0].lower(),
+        "cores": args.cores,
+        "mem": args.mem_bytes,
+        "processor": "SimpleSwitchableProcessor" if args.switch_cpu else "SimpleProcessor",
+        "cpu": args.cpu,
+        "switch_cpu": args.switch_cpu,
+        "gem5_version": gem5_version(),
+        "root": root,
+    }
+
+
+def store_machine(checkpoint_dir, record):
+    os.makedirs(checkpoint_dir, exist_ok=True)
+    tmp = os.path.join(checkpoint_dir, MACHINE_FILE + ".tmp")
+    with open(tmp, "w") as f:
+        json.dump(record, f, indent=1, sort_keys=True)
+        f.write("\n")
+    os.replace(tmp, os.path.join(checkpoint_dir, MACHINE_FILE))
+
+
+def load_machine(checkpoint_dir):
+    path = os.path.join(checkpoint_dir, MACHINE_FILE)
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as e:
+        die(f"{path}: unreadable machine record: {e}")
+
+
+def check_machine(args, stored, current):
+    """One message naming every difference that gem5 cannot restore across."""
+    if stored is None:
+        print(f"hack-back: note: {args.restore} has no {MACHINE_FILE} (taken by an older "
+              f"hack_back.py): the machine is not checked", file=sys.stderr)
+        return
+    diffs = []
+    for key, what in (("board", "board"), ("cores", "cores"), ("mem", "memory bytes"),
+                      ("processor", "processor class")):
+        if stored.get(key) != current[key]:
+            diffs.append(f"{what} {stored.get(key)} at the checkpoint, {current[key]} now")
+    if diffs:
+        hint = " (--switch-cpu decides the processor class)" if any(
+            "processor" in d for d in diffs) else ""
+        die(f"cannot restore {args.restore} on this machine: " + "; ".join(diffs) +
+            f"{hint}. Use the checkpoint's --board/--cores/--mem, or take a new checkpoint.")
+    if stored.get("gem5_version") and current["gem5_version"] and \
+            stored["gem5_version"] != current["gem5_version"]:
+        print(f"hack-back: WARNING: checkpoint taken with gem5 {stored['gem5_version']}, "
+              f"this is {current['gem5_version']} (gem5's util/cpt_upgrader.py may be needed)",
+              file=sys.stderr)
+    if stored.get("cpu") != current["cpu"]:
+        print(f"hack-back: restoring a {stored.get('cpu')} checkpoint on {current['cpu']} CPUs")
 
 
 def preflight(args):
@@ -100,8 +253,17 @@ def preflight(args):
 
     Returns what the checkpoint handler stores: the mounted image's digests,
     or in export mode the COW file's identity (None when restoring without
-    --cow: the checkpoint's table is the disk then).
+    --cow: the checkpoint's table is the disk then). Sets args.root_value,
+    args.root_partition and args.machine.
     """
+    stored_machine = load_machine(args.restore) if args.restore else None
+    manifest = read_manifest(args)
+    args.root_value, args.root_partition, why = choose_root(args, manifest, stored_machine)
+    args.machine = machine_record(args, args.root_value)
+    if args.restore:
+        check_machine(args, stored_machine, args.machine)
+    shown = args.root_value or f"gem5's {{root_value}} with partition {args.root_partition}"
+    print(f"hack-back: board {args.board}, root={shown} ({why})")
     if args.base:
         return preflight_cow(args)
     try:
@@ -151,16 +313,26 @@ def preflight_cow(args):
     return ident
 
 
+def board_disk_image(board):
+    """The board's CowDiskImage (set up by set_kernel_disk_workload)."""
+    if hasattr(board, "pc"):                      # X86Board: IDE
+        return board.pc.south_bridge.ide.disks[0].image
+    if hasattr(board, "disk"):                    # RiscvBoard: board.disk.vio
+        return board.disk.vio.image
+    return board._image                           # ArmBoard: PciVirtIO(VirtIOBlock)
+
+
 def use_cow_table(board, cow):
     """Make the board's disk gem5's COW layer loaded from COW, over BASE.
 
-    X86Board wraps its disk as CowDiskImage(child=RawDiskImage(read_only=
-    True), read_only=False); with image_file set, the CowDiskImage loads its
-    sector table from that file, and read_only=True keeps gem5 from writing
-    it back at exit (guest writes stay in memory and in checkpoints).
+    Every stdlib board wraps its disk as CowDiskImage(child=RawDiskImage(
+    read_only=True)); with image_file set, the CowDiskImage loads its sector
+    table from that file, and read_only=True keeps gem5 from writing it back
+    at exit (guest writes stay in memory and in checkpoints). On a restore
+    pass cow=None: the checkpoint's .cow is loaded by unserialize(), and an
+    image_file would be loaded first and leaked.
     """
-    disks = board.pc.south_bridge.ide.disks
-    image = disks[0].image
+    image = board_disk_image(board)
     if not hasattr(image, "child"):
         raise RuntimeError("the board's disk is not a CowDiskImage over a RawDiskImage")
     image.child.read_only = True
@@ -170,81 +342,136 @@ def use_cow_table(board, cow):
     return image
 
 
+def exit_status(code):
+    """A shell's view of the guest's status: 1..255, never 0 for a failure."""
+    return code if isinstance(code, int) and 0 < code < 256 else 1
+
+
 def main():
     args = parse_args()
     startup = preflight(args)
-    run(args, startup)
+    sys.exit(run(args, startup))
 
 
-def run(args, startup):
-    import m5
-    from gem5.components.boards.x86_board import X86Board
+def make_board(args):
     from gem5.components.cachehierarchies.classic.private_l1_private_l2_cache_hierarchy import (
         PrivateL1PrivateL2CacheHierarchy,
     )
     from gem5.components.memory.single_channel import SingleChannelDDR3_1600
     from gem5.components.processors.cpu_types import CPUTypes
-    from gem5.components.processors.simple_processor import SimpleProcessor
     from gem5.isas import ISA
-    from gem5.simulate.exit_event import ExitEvent
-    from gem5.simulate.simulator import Simulator
     from gem5.utils.requires import requires
 
-    try:  # gem5 >= 23.0
-        from gem5.resources.resource import DiskImageResource, KernelResource
-
-        def disk_resource(path):
-            return DiskImageResource(local_path=path, root_partition="1")
-
-        def kernel_resource(path):
-            return KernelResource(local_path=path)
-    except ImportError:  # gem5 22.x
-        from gem5.resources.resource import CustomDiskImageResource, CustomResource
-
-        def disk_resource(path):
-            return CustomDiskImageResource(local_path=path, disk_root_partition="1")
-
-        def kernel_resource(path):
-            return CustomResource(local_path=path)
-
-    try:
-        from gem5.resources.resource import CheckpointResource
-
-        def checkpoint_resource(path):
-            return CheckpointResource(local_path=str(path))
-    except ImportError:
-        def checkpoint_resource(path):
-            return Path(path)
-
-    cpu_type = {"kvm": CPUTypes.KVM, "atomic": CPUTypes.ATOMIC,
-                "timing": CPUTypes.TIMING, "o3": CPUTypes.O3}[args.cpu]
-    requires(isa_required=ISA.X86, kvm_required=(args.cpu == "kvm"))
-
-    board = X86Board(
+    isa = getattr(ISA, BOARDS[args.board][0])
+    kvm = "kvm" in (args.cpu, args.switch_cpu)
+    requires(isa_required=isa, kvm_required=kvm)
+    cpu_type = {t: getattr(CPUTypes, t.upper()) for t in CPU_TYPES}
+    if args.switch_cpu:
+        from gem5.components.processors.simple_switchable_processor import (
+            SimpleSwitchableProcessor,
+        )
+        processor = SimpleSwitchableProcessor(
+            starting_core_type=cpu_type[args.cpu], switch_core_type=cpu_type[args.switch_cpu],
+            num_cores=args.cores, isa=isa)
+        cores = processor._all_cores()   # the start and the switch cores
+    else:
+        from gem5.components.processors.simple_processor import SimpleProcessor
+        processor = SimpleProcessor(cpu_type=cpu_type[args.cpu], num_cores=args.cores, isa=isa)
+        cores = processor.get_cores()
+    if args.kvm_no_perf:
+        for core in cores:
+            if core.is_kvm_core():
+                core.core.usePerf = False
+    parts = dict(
         clk_freq="3GHz",
-        processor=SimpleProcessor(cpu_type=cpu_type, isa=ISA.X86, num_cores=args.cores),
+        processor=processor,
         memory=SingleChannelDDR3_1600(size=args.mem),
         cache_hierarchy=PrivateL1PrivateL2CacheHierarchy(
             l1d_size="32KiB", l1i_size="32KiB", l2_size="512KiB"),
     )
+    if args.board == "x86":
+        from gem5.components.boards.x86_board import X86Board
+        return X86Board(**parts)
+    if args.board == "riscv":
+        from gem5.components.boards.riscv_board import RiscvBoard
+        return RiscvBoard(**parts)
+    from gem5.components.boards.arm_board import ArmBoard
+    from m5.objects import ArmDefaultRelease, VExpress_GEM5_Foundation, VExpress_GEM5_V1
+    if kvm:  # gem5's KVM examples: the KVM release and the V1 platform (GICv2)
+        return ArmBoard(release=ArmDefaultRelease.for_kvm(), platform=VExpress_GEM5_V1(),
+                        **parts)
+    return ArmBoard(release=ArmDefaultRelease(), platform=VExpress_GEM5_Foundation(), **parts)
 
-    kernel_args = [a if not a.startswith("root=") else f"root={args.root}"
-                   for a in board.get_default_kernel_args()]
 
+def resources():
+    """(disk(path, partition), kernel(path), bootloader(path), checkpoint(path))."""
+    try:  # gem5 >= 23.0
+        from gem5.resources.resource import (
+            BootloaderResource, DiskImageResource, KernelResource,
+        )
+
+        def disk(path, part):
+            return DiskImageResource(local_path=path, root_partition=part)
+
+        def kernel(path):
+            return KernelResource(local_path=path)
+
+        def bootloader(path):
+            return BootloaderResource(local_path=path)
+    except ImportError:  # gem5 22.x
+        from gem5.resources.resource import CustomDiskImageResource, CustomResource
+
+        def disk(path, part):
+            return CustomDiskImageResource(local_path=path, disk_root_partition=part)
+
+        def kernel(path):
+            return CustomResource(local_path=path)
+
+        bootloader = kernel
+    try:
+        from gem5.resources.resource import CheckpointResource
+
+        def checkpoint(path):
+            return CheckpointResource(local_path=str(path))
+    except ImportError:
+        def checkpoint(path):
+            return Path(path)
+    return disk, kernel, bootloader, checkpoint
+
+
+def run(args, startup):
+    """Build the board, simulate, return the process's exit status."""
+    import m5
+    from gem5.simulate.exit_event import ExitEvent
+    from gem5.simulate.simulator import Simulator
+
+    board = make_board(args)
+    disk, kernel, bootloader, checkpoint = resources()
+    kernel_args = board.get_default_kernel_args()
+    if args.root_value:
+        kernel_args = [a if not a.startswith("root=") else f"root={args.root_value}"
+                       for a in kernel_args]
+    part = str(args.root_partition) if args.root_partition else None
     workload = dict(
-        kernel=kernel_resource(args.kernel),
-        disk_image=disk_resource(os.path.abspath(args.image or args.base)),
+        kernel=kernel(args.kernel),
+        disk_image=disk(os.path.abspath(args.image or args.base), part),
         kernel_args=kernel_args,
     )
+    if args.bootloader:
+        workload["bootloader"] = bootloader(args.bootloader)
     if args.readfile:
         workload["readfile"] = args.readfile
+    if args.command is not None:
+        workload["readfile_contents"] = args.command
     if args.restore:
-        workload["checkpoint"] = checkpoint_resource(args.restore)
+        workload["checkpoint"] = checkpoint(args.restore)
     board.set_kernel_disk_workload(**workload)
     if args.base:
-        use_cow_table(board, args.cow)
+        # On a restore the checkpoint's table is the disk: no image_file.
+        use_cow_table(board, None if args.restore else args.cow)
 
     checkpoint_dir = Path(args.checkpoint_dir or os.path.join(m5.options.outdir, "hack-back-cpt"))
+    state = {"markers": 0, "checkpointed": False}
 
     def store_digests():
         if args.base:
@@ -256,27 +483,84 @@ def run(args, startup):
         """ExitEvent.CHECKPOINT: the guest ran `m5 checkpoint`."""
         while True:
             simulator.save_checkpoint(checkpoint_dir)
+            state["checkpointed"] = True
+            store_machine(str(checkpoint_dir), args.machine)
             try:
                 saved = store_digests()
             except hackback_digest.HackbackDigestError as e:
                 print(f"hack-back: checkpoint saved in {checkpoint_dir}, but its digests "
                       f"could not be stored: {e}", file=sys.stderr)
+                state["digest_error"] = True
                 yield True
-                return
+                continue
             if saved["layout"] != startup["layout"]:
                 print("hack-back: WARNING: the image's layout changed during the run "
                       f"({startup['layout']} -> {saved['layout']})", file=sys.stderr)
             print(f"hack-back: checkpoint saved in {checkpoint_dir} "
-                  f"(layout {saved['layout']})")
+                  f"(layout {saved['layout']}; {state['markers']} boot marker(s) before it)")
             yield not args.continue_after_checkpoint
 
+    def on_exit():
+        """ExitEvent.EXIT. Before the checkpoint of a checkpoint run it is a
+        boot marker (gem5-resources' gem5_init.sh runs `gem5-bridge exit`
+        once the kernel is up): count it and go on. Otherwise it ends the run."""
+        while True:
+            if args.restore or state["checkpointed"]:
+                yield True
+                continue
+            state["markers"] += 1
+            print(f"hack-back: boot marker {state['markers']} (m5 exit before the "
+                  f"checkpoint, tick {simulator.get_current_tick()}): continuing")
+            yield False
+
+    def on_workbegin():
+        while True:
+            if args.switch_cpu:
+                print(f"hack-back: m5 workbegin: switching {args.cpu} -> {args.switch_cpu}")
+                board.get_processor().switch()
+            m5.stats.reset()
+            yield False
+
+    def on_workend():
+        while True:
+            m5.stats.dump()
+            yield False
+
+    # v25's hypercalls keep their default handlers (1 kernel booted and 2
+    # after_boot started continue); the classic m5 ops arrive here.
     simulator = Simulator(
         board=board,
-        on_exit_event={ExitEvent.CHECKPOINT: on_checkpoint()},
+        on_exit_event={
+            ExitEvent.CHECKPOINT: on_checkpoint(),
+            ExitEvent.EXIT: on_exit(),
+            ExitEvent.WORKBEGIN: on_workbegin(),
+            ExitEvent.WORKEND: on_workend(),
+        },
     )
     simulator.run()
-    print(f"hack-back: simulation ended at tick {simulator.get_current_tick()}: "
-          f"{simulator.get_last_exit_event_cause()}")
+    cause = simulator.get_last_exit_event_cause()
+    code = simulator.get_last_exit_event_code()
+    print(f"hack-back: simulation ended at tick {simulator.get_current_tick()}: {cause}"
+          f" (code {code})")
+    try:
+        event = ExitEvent.translate_exit_status(cause)
+    except NotImplementedError:
+        event = None
+    if not args.restore and not state["checkpointed"]:
+        print(f"hack-back: the simulation ended before the guest's m5 checkpoint "
+              f"({state['markers']} boot marker(s) seen): no checkpoint in {checkpoint_dir}",
+              file=sys.stderr)
+        return 1
+    if state.get("digest_error"):
+        return 1
+    if event == ExitEvent.FAIL:
+        print(f"hack-back: the guest reported failure (m5 fail {code})", file=sys.stderr)
+        return exit_status(code)
+    if event in (ExitEvent.EXIT, ExitEvent.CHECKPOINT):
+        return 0 if not code else exit_status(code)
+    print(f"hack-back: the simulation did not end with the guest's m5 exit: {cause}",
+          file=sys.stderr)
+    return 1
 
 
 # gem5 runs a config script as __m5_main__; imported (by the unit tests),

@@ -11,6 +11,7 @@ are skipped and the same code paths are covered through an injected reader.
 import errno
 import io
 import os
+import shutil
 import sys
 import tempfile
 import unittest
@@ -479,6 +480,84 @@ class HackBackArgsTest(CowFixture):
         self.assertTrue(image.read_only)
         self.assertTrue(image.child.read_only)
         self.assertEqual(image.child.image_file, self.base)
+
+    def test_use_cow_table_other_boards_and_restore(self):
+        from types import SimpleNamespace as NS
+
+        def cow():
+            return NS(image_file="", read_only=False, child=NS(image_file=self.base,
+                                                                read_only=True))
+        arm = NS(_image=cow())
+        self.hb.use_cow_table(arm, self.cow)
+        self.assertEqual(arm._image.image_file, os.path.abspath(self.cow))
+        riscv = NS(disk=NS(vio=NS(image=cow())))
+        self.hb.use_cow_table(riscv, None)          # a restore: no table loaded
+        self.assertEqual(riscv.disk.vio.image.image_file, "")
+        self.assertTrue(riscv.disk.vio.image.read_only)
+
+
+class HackBackRootMachineTest(unittest.TestCase):
+    """Root device choice and the machine record (no gem5 imported)."""
+
+    def setUp(self):
+        import hack_back
+        self.hb = hack_back
+        self.tmp = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, self.tmp)
+
+    def args(self, *argv):
+        return self.hb.parse_args(["--kernel", "k", "--image", "i"] + list(argv))
+
+    def test_root_from_manifest(self):
+        gpt = {"partition": {"number": 2, "table": "gpt",
+                             "partuuid": "0d1c4b7e-2a9f-4c3b-8e6d-5f4a3b2c1d0e"}}
+        self.assertEqual(self.hb.choose_root(self.args(), gpt)[:2],
+                         ("PARTUUID=0d1c4b7e-2a9f-4c3b-8e6d-5f4a3b2c1d0e", 2))
+        self.assertEqual(self.hb.choose_root(self.args("--root", "/dev/sda2"), gpt)[:2],
+                         ("/dev/sda2", None))
+        bare = {"partition": {"number": 0, "table": "", "partuuid": None}}
+        self.assertEqual(self.hb.choose_root(self.args(), bare)[:2], (None, None))
+        self.assertEqual(self.hb.choose_root(self.args(), None)[:2], (None, 1))
+        self.assertEqual(self.hb.choose_root(self.args(), None, {"root": "PARTUUID=x"})[:2],
+                         ("PARTUUID=x", None))
+
+    def test_options(self):
+        a = self.args("--board", "arm", "--switch-cpu", "timing", "--kvm-no-perf",
+                      "--command", "echo hi", "--mem", "512MiB", "--cores", "4")
+        self.assertEqual((a.board, a.switch_cpu, a.mem_bytes, a.command),
+                         ("arm", "timing", 512 << 20, "echo hi"))
+        for bad, text in ((["--board", "riscv"], "no KVM"),
+                          (["--cpu", "atomic", "--kvm-no-perf"], "needs a KVM"),
+                          (["--mem", "lots"], "want a size"),
+                          (["--readfile", "f", "--command", "c"], "not allowed with")):
+            err = io.StringIO()
+            with redirect_stderr(err), self.assertRaises(SystemExit):
+                self.args(*bad)
+            self.assertIn(text, err.getvalue())
+
+    def test_machine_check(self):
+        a = self.args("--cores", "2", "--mem", "1GiB")
+        rec = self.hb.machine_record(a, "PARTUUID=x")
+        self.hb.store_machine(self.tmp, rec)
+        self.assertEqual(self.hb.load_machine(self.tmp), rec)
+        b = self.args("--cores", "4", "--mem", "2GiB", "--switch-cpu", "o3",
+                      "--restore", self.tmp)
+        err = io.StringIO()
+        with redirect_stderr(err), self.assertRaises(SystemExit) as cm:
+            self.hb.check_machine(b, rec, self.hb.machine_record(b, None))
+        self.assertEqual(cm.exception.code, 2)
+        msg = err.getvalue()
+        self.assertEqual(msg.count("\n"), 1)
+        for text in ("cores 2 at the checkpoint, 4 now", "memory bytes 1073741824",
+                     "processor class SimpleProcessor"):
+            self.assertIn(text, msg)
+        c = self.args("--cores", "2", "--mem", "1GiB", "--cpu", "timing", "--restore", self.tmp)
+        with redirect_stdout(io.StringIO()):
+            self.hb.check_machine(c, rec, self.hb.machine_record(c, None))
+
+    def test_exit_status(self):
+        self.assertEqual([self.hb.exit_status(c) for c in (3, 0, 256, None, 255)],
+                         [3, 1, 1, 1, 255])
 
 
 if __name__ == "__main__":

@@ -19,6 +19,14 @@
 #   exit        -> prints "m5-standin: exit" and the marker M5-STANDIN-EXIT,
 #                  then powers the machine off (QEMU -no-reboot then ends)
 #   anything else -> prints its arguments, exit 0
+# gem5's m5 options come first (--addr ADDR on aarch64, --inst, ...): skip them.
+while :; do
+    case ${1:-} in
+        --addr) shift; case ${1:-} in [0-9]*) shift ;; esac ;;
+        --*) shift ;;
+        *) break ;;
+    esac
+done
 cmd=${1:-}
 case $cmd in
     readfile)

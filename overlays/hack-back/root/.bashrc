@@ -38,15 +38,37 @@ HACKBACK_SLOT_HDR=64
 
 hack_back_say() { printf 'hack-back: %s\n' "$*"; }
 
-hack_back_m5() {
-    # m5 lives at /sbin/m5 in these images; take PATH's choice first.
-    if command -v m5 >/dev/null 2>&1; then
-        m5 "$@"
-    elif [ -x /sbin/m5 ]; then
-        /sbin/m5 "$@"
+# Which m5, and how it is called. The m5 installed by `hackbackfs -o m5=PATH`
+# lands at /sbin/m5 (/usr/sbin/m5 on merged-usr images) and is called by that
+# absolute path: gem5-resources' 22.04/24.04 images put /usr/local/bin/m5 (a
+# symlink to their own gem5-bridge) ahead of it on PATH. Without it, PATH's m5,
+# else the image's gem5-bridge.
+# Call type: on aarch64 the m5 ops go through the address gem5's ArmBoard maps
+# them at (the magic instruction does not work under KVM); x86 builds of m5
+# default to their address call type already, RISC-V has only the instruction.
+# /etc/hack-back/m5-args (one line, e.g. "--addr 0x10010000" or empty) replaces
+# the ISA's default.
+hack_back_m5_setup() {
+    HACKBACK_M5=""
+    for _m in /sbin/m5 /usr/sbin/m5; do
+        if [ -x "$_m" ] && [ ! -d "$_m" ]; then HACKBACK_M5=$_m; break; fi
+    done
+    [ -n "$HACKBACK_M5" ] || HACKBACK_M5=$(command -v m5 2>/dev/null) ||
+        HACKBACK_M5=$(command -v gem5-bridge 2>/dev/null) || HACKBACK_M5=""
+    if [ -r /etc/hack-back/m5-args ]; then
+        read -r HACKBACK_M5_ARGS </etc/hack-back/m5-args || :
     else
-        return 127
+        case $(uname -m) in
+            aarch64 | arm64) HACKBACK_M5_ARGS="--addr 0x10010000" ;;
+            *) HACKBACK_M5_ARGS="" ;;
+        esac
     fi
+}
+
+hack_back_m5() {
+    [ -n "${HACKBACK_M5:-}" ] || return 127
+    # shellcheck disable=SC2086  # the arguments are words on purpose
+    "$HACKBACK_M5" ${HACKBACK_M5_ARGS:-} "$@"
 }
 
 # Copy the script out of the restore slot into $1, byte for byte.
@@ -96,6 +118,8 @@ EOF_HDR
 
 hack_back_main() {
     local _dir _script _src _rc
+    hack_back_m5_setup
+    hack_back_say "m5 is ${HACKBACK_M5:-missing}${HACKBACK_M5_ARGS:+ $HACKBACK_M5_ARGS}"
     hack_back_say "taking the checkpoint (m5 checkpoint)"
     if ! hack_back_m5 checkpoint; then
         hack_back_say "m5 checkpoint failed or m5 is missing; not running a restore script"
@@ -130,16 +154,30 @@ hack_back_main() {
     _rc=$?
     hack_back_say "restore script exited with status $_rc"
     rm -rf "$_dir"
+    # The status reaches gem5's caller: `m5 fail STATUS` ends the simulation
+    # with that code (hack_back.py exits with it), `m5 exit` with 0. Should
+    # fail return (an m5 that continues), exit all the same.
+    if [ "$_rc" != 0 ]; then
+        hack_back_say "m5 fail $_rc"
+        hack_back_m5 fail "$_rc"
+    fi
     hack_back_say "m5 exit"
     hack_back_m5 exit
 }
 
-# Once per boot, on the serial console only. HACKBACK_ACTIVE keeps shells
-# started by the restore script (or by you) from re-running this; the marker in
-# /run (tmpfs, so it lives exactly one boot and is part of a checkpoint) keeps a
-# respawned autologin from taking a second checkpoint.
-if [ -z "${HACKBACK_ACTIVE:-}" ] && [ ! -e /run/hack-back.started ] &&
-   [ "$(tty 2>/dev/null)" = /dev/ttyS0 ]; then
+# Once per boot, on a serial console only (ttyS0 on x86 and RISC-V, ttyAMA0 on
+# Arm, hvc0 on virtio consoles). HACKBACK_ACTIVE keeps shells started by the
+# restore script (or by you) from re-running this; the marker in /run (tmpfs, so
+# it lives exactly one boot and is part of a checkpoint) keeps a respawned
+# autologin, or a second serial console, from taking a second checkpoint.
+hack_back_on_serial() {
+    case $(tty 2>/dev/null) in
+        /dev/ttyS[0-9]* | /dev/ttyAMA[0-9]* | /dev/hvc[0-9]*) return 0 ;;
+    esac
+    return 1
+}
+
+if [ -z "${HACKBACK_ACTIVE:-}" ] && [ ! -e /run/hack-back.started ] && hack_back_on_serial; then
     export HACKBACK_ACTIVE=1
     : >/run/hack-back.started 2>/dev/null
     hack_back_main

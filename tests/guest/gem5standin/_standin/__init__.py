@@ -1,0 +1,3 @@
+"""Internals of the gem5 stand-in (tests/guest/gem5standin): the QEMU machine.
+SPDX-License-Identifier: BSD-3-Clause
+"""

@@ -1,0 +1,12 @@
+"""gem5 stand-in: m5.util's messages.
+SPDX-License-Identifier: BSD-3-Clause
+"""
+import sys
+
+
+def warn(msg, *args):
+    print("warn: " + (msg % args if args else msg), file=sys.stderr, flush=True)
+
+
+def inform(msg, *args):
+    print("info: " + (msg % args if args else msg), flush=True)

@@ -1,0 +1,194 @@
+#!/bin/sh
+# contrib/gem5/hack_back.py end to end under the gem5 stand-in
+# (tests/guest/gem5standin: gem5 v24.0's Python API over a QEMU guest).
+#
+#   tests/guest/standin.sh HACKBACKFS [IMAGES [MODES]]
+#
+# IMAGES: any of debian dropin unit (default all three): the Debian guest
+# (MBR, p1) and the two look-alikes of gem5-resources' 22.04/24.04 images
+# (lookalike.sh: GPT p2, gem5_init.sh with its boot-time gem5-bridge exit,
+# autologin of user gem5 by drop-in or by replaced unit).
+# MODES: mount, export or both (default "mount export").
+#
+# Per image and mode, with hack_back.py unchanged between runs:
+#   checkpoint  the image with overlays/hack-back and the stand-in's guest m5
+#               (-o m5=): exit 0; the boot marker of the image's own
+#               gem5-bridge (look-alikes) is counted and the run goes on; the
+#               checkpoint comes from the injected /sbin/m5; root= is the
+#               manifest's PARTUUID; the gem5 user's after_boot never runs;
+#               hackback.machine is beside the checkpoint
+#   restore A   (mount: -o restore=A; export: --readfile A) exit 0, A's
+#               marker, not B's
+#   restore B   (mount: -o restore=B; export: --command "B") B fails with
+#               status 3: hack_back.py exits 3, B's marker, not A's
+# Export mode runs the full sequence on the first image and checkpoint +
+# restore A on the others (TCG boots are slow). Once, on the first image:
+# restores with other cores, other memory and onto another image's layout
+# each get one clear message, exit 2, and start no machine.
+# Environment: as boot.sh. Exit: 0 pass, 1 fail, 77 skip.
+# SPDX-License-Identifier: BSD-3-Clause
+set -eu
+
+prog=standin.sh
+. "$(dirname "$0")/common.sh"
+
+case ${1:-} in
+    '' | -h | --help) sed -n '2,29p' "$0"; exit 2 ;;
+esac
+hackbackfs=$(readlink -f "$1")
+[ -x "$hackbackfs" ] || { say "not an executable: $1"; exit 1; }
+images=${2:-debian dropin unit}
+modes=${3:-mount export}
+
+need qemu-system-x86_64 qemu-system-x86
+need qemu-img qemu-utils
+need python3 python3
+need getfattr attr
+case $modes in *mount*)
+    need fusermount3 fuse3
+    [ -e /dev/fuse ] || skip "no /dev/fuse" ;;
+esac
+
+cache=${HACKBACK_GUEST_CACHE:-$(dirname "$hackbackfs")/tests/guest/cache}
+qemu_settings
+t0=$(date +%s)
+guest_image "$cache"
+debian=$img
+m5=$here/gem5standin/guest-m5.sh
+gem5="python3 -B $here/gem5standin/gem5-standin"
+hb=$srcdir/contrib/gem5/hack_back.py
+kernel=$debian/vmlinuz
+
+make_work standin
+trap_cleanup
+write_restore_scripts
+printf '%s\n' '#!/bin/sh' 'echo "HACKBACK-RESTORE-MARKER-$((6 * 9))-beta"' 'exit 3' >"$work/restore-b.sh"
+
+image_dir() {
+    case $1 in
+        debian) echo "$debian" ;;
+        *) _rc=0
+           "$here/lookalike.sh" "$1" "$cache" || _rc=$?
+           [ "$_rc" = 0 ] || exit "$_rc" ;;
+    esac
+}
+
+# run NAME EXPECTED_STATUS ARGS...: hack_back.py under the stand-in, its output
+# in $work/NAME.out, the guest's console in $work/NAME/board.pc.com_1.device.
+run() {
+    _n=$1 _want=$2
+    shift 2
+    _s=$(date +%s)
+    _rc=0
+    HACKBACK_STANDIN_TIMEOUT=$timeout_s $gem5 -d "$work/$_n" "$hb" --kernel "$kernel" \
+        --mem 1GiB "$@" >"$work/$_n.out" 2>&1 || _rc=$?
+    say "$_n: $(($(date +%s) - _s)) s, exit $_rc"
+    con=$work/$_n/board.pc.com_1.device
+    if [ "$_rc" != "$_want" ]; then
+        fail "$_n: hack_back.py exited $_rc, want $_want"
+        tail -n 30 "$work/$_n.out" >&2
+        [ -f "$con" ] && tail -n 30 "$con" | tr -d '\r' >&2
+        return 1
+    fi
+    return 0
+}
+
+has() { grep -q -- "$2" "$1" || { fail "$3"; return 1; }; }
+hasnt() { ! grep -q -- "$2" "$1" || { fail "$3"; return 1; }; }
+
+# checkpoint NAME IMAGE PARTUUID ARGS...
+checkpoint() {
+    _n=$1 _i=$2 _pu=$3
+    shift 3
+    run "$_n" 0 "$@" --checkpoint-dir "$work/cpt-$_n" || return 0
+    o=$work/$_n.out
+    has "$o" "kernel command line: .*root=PARTUUID=$_pu " "$_n: root= is not PARTUUID=$_pu"
+    has "$o" "checkpoint saved in" "$_n: no checkpoint saved"
+    has "$o" "m5 checkpoint  *(from /sbin/m5)" "$_n: the checkpoint did not come from the injected /sbin/m5"
+    [ -f "$work/cpt-$_n/hackback.machine" ] || fail "$_n: no hackback.machine"
+    hasnt "$con" LOOKALIKE-AFTER-BOOT-RAN "$_n: the gem5 user's after_boot ran"
+    has "$con" "hack-back: m5 is /sbin/m5" "$_n: .bashrc did not pick the injected m5"
+    if [ "$_i" != debian ]; then
+        has "$o" "m5 exit  *(from /usr/local/bin/gem5-bridge)" "$_n: no boot-time gem5-bridge exit"
+        has "$o" "boot marker 1 " "$_n: the boot marker was not counted"
+    fi
+}
+
+# restore NAME WANT_STATUS MARKER NOT_MARKER ARGS...
+restore() {
+    _n=$1 _w=$2 _m=$3 _not=$4
+    shift 4
+    run "$_n" "$_w" "$@" || return 0
+    has "$con" "$_m" "$_n: marker $_m missing"
+    hasnt "$con" "$_not" "$_n: unexpected marker $_not"
+    has "$con" "hack-back: restore script exited with status $_w" "$_n: status $_w not reported"
+    [ "$_w" = 0 ] || has "$work/$_n.out" "m5 fail $_w" "$_n: no m5 fail $_w"
+}
+
+partuuid() {
+    python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["partition"]["partuuid"])' "$1"
+}
+
+first=""
+for i in $images; do
+    d=$(image_dir "$i")
+    img=$d      # what mount_image serves
+    case " $modes " in *" mount "*)
+        mount_image "$i-0" "m5=$m5" "$overlay" && true
+        pu=$(partuuid "$work/mnt-$i-0/hack-back.json")
+        checkpoint "$i-m-ckpt" "$i" "$pu" --image "$work/mnt-$i-0/hack-back"
+        [ -f "$work/cpt-$i-m-ckpt/hackback.machine" ] || { unmount_all; mounts=""; continue; }
+        mount_image "$i-a" "m5=$m5,restore=$work/restore-a.sh" "$overlay"
+        restore "$i-m-a" 0 "$marker_a" "$marker_b" --image "$work/mnt-$i-a/hack-back" \
+            --restore "$work/cpt-$i-m-ckpt"
+        mount_image "$i-b" "m5=$m5,restore=$work/restore-b.sh" "$overlay"
+        restore "$i-m-b" 3 "$marker_b" "$marker_a" --image "$work/mnt-$i-b/hack-back" \
+            --restore "$work/cpt-$i-m-ckpt"
+        if [ -z "$first" ]; then
+            first=$i
+            # Wrong restores: one message, exit 2, no machine started.
+            for w in "cores:--cores 2:cores 1 at the checkpoint, 2 now" \
+                     "mem:--mem 512MiB:memory bytes 1073741824 at the checkpoint" \
+                     "switch:--switch-cpu timing:processor class SimpleProcessor at the checkpoint"; do
+                wn=${w%%:*} rest=${w#*:}
+                wa=${rest%%:*} wm=${rest#*:}
+                # shellcheck disable=SC2086  # two words
+                run "$i-wrong-$wn" 2 --image "$work/mnt-$i-a/hack-back" --restore "$work/cpt-$i-m-ckpt" $wa &&
+                    has "$work/$i-wrong-$wn.out" "$wm" "wrong restore ($wa): not the message" &&
+                    [ "$(grep -c 'hack-back: cannot restore' "$work/$i-wrong-$wn.out")" = 1 ] &&
+                    { [ ! -e "$work/$i-wrong-$wn/standin" ] || fail "wrong restore ($wa): a machine was started"; }
+            done
+        else
+            # Another image's layout under this checkpoint of the first image.
+            run "$i-wrong-layout" 2 --image "$work/mnt-$i-a/hack-back" --restore "$work/cpt-$first-m-ckpt" &&
+                has "$work/$i-wrong-layout.out" "layout" "wrong layout: no message naming the layout"
+        fi
+        unmount_all
+        mounts="" ;;
+    esac
+    case " $modes " in *" export "*)
+        "$hackbackfs" --export-cow "$work/$i.cow" -o "m5=$m5" "$d/disk.img" "$overlay" >/dev/null ||
+            { fail "$i: hackbackfs --export-cow failed"; continue; }
+        pu=$(partuuid "$work/$i.cow.json")
+        checkpoint "$i-x-ckpt" "$i" "$pu" --base "$d/disk.img" --cow "$work/$i.cow"
+        [ -f "$work/cpt-$i-x-ckpt/hackback.machine" ] || continue
+        restore "$i-x-a" 0 "$marker_a" "$marker_b" --base "$d/disk.img" \
+            --restore "$work/cpt-$i-x-ckpt" --readfile "$work/restore-a.sh"
+        if [ "$i" = "${images%% *}" ]; then
+            restore "$i-x-b" 3 "$marker_b" "$marker_a" --base "$d/disk.img" \
+                --restore "$work/cpt-$i-x-ckpt" --command "$(cat "$work/restore-b.sh")"
+        fi
+        rm -f "$work/$i.cow" ;;
+    esac
+    # Checkpoints hold the guest's memory (~300 MiB): keep only the first
+    # image's mount-mode one, the wrong-layout checks restore it.
+    rm -rf "$work"/cpt-"$i"-x-* "$work"/"$i"-*/standin
+    [ "$i" = "$first" ] || rm -rf "$work/cpt-$i-m-ckpt"
+done
+
+say "total $(($(date +%s) - t0)) s"
+if [ "$failed" != 0 ]; then
+    say "FAILED"
+    exit 1
+fi
+say "PASS"
