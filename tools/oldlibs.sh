@@ -150,7 +150,11 @@ for src; do
 		continue
 	fi
 	t0=$(date +%s)
-	say "$kind from $name: building into $prefix"
+	if [ "$kind" = oldfuse ]; then
+		say "libfuse from $name: building it to preload (older than 3.3)"
+	else
+		say "$kind from $name: building into $prefix"
+	fi
 	"build_$kind" "$name" "$src"
 	touch "$work/done-$name"
 	say "$kind from $name: $(($(date +%s) - t0)) s"
