@@ -439,12 +439,8 @@ def resources():
     return disk, kernel, bootloader, checkpoint
 
 
-def run(args, startup):
-    """Build the board, simulate, return the process's exit status."""
-    import m5
-    from gem5.simulate.exit_event import ExitEvent
-    from gem5.simulate.simulator import Simulator
-
+def setup_board(args):
+    """The board with its workload: kernel, disk, root=, readfile, checkpoint."""
     board = make_board(args)
     disk, kernel, bootloader, checkpoint = resources()
     kernel_args = board.get_default_kernel_args()
@@ -469,7 +465,16 @@ def run(args, startup):
     if args.base:
         # On a restore the checkpoint's table is the disk: no image_file.
         use_cow_table(board, None if args.restore else args.cow)
+    return board
 
+
+def run(args, startup):
+    """Build the board, simulate, return the process's exit status."""
+    import m5
+    from gem5.simulate.exit_event import ExitEvent
+    from gem5.simulate.simulator import Simulator
+
+    board = setup_board(args)
     checkpoint_dir = Path(args.checkpoint_dir or os.path.join(m5.options.outdir, "hack-back-cpt"))
     state = {"markers": 0, "checkpointed": False}
 

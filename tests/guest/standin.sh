@@ -25,7 +25,8 @@
 # restore A on the others (TCG boots are slow). Once, on the first image:
 # restores with other cores, other memory and onto another image's layout
 # each get one clear message, exit 2, and start no machine.
-# Environment: as boot.sh. Exit: 0 pass, 1 fail, 77 skip.
+# Environment: as boot.sh (HACKBACK_GUEST_TIMEOUT is per simulate(), default
+# 900 s here: a boot on a loaded machine takes minutes). Exit: 0 pass, 1 fail, 77 skip.
 # SPDX-License-Identifier: BSD-3-Clause
 set -eu
 
@@ -33,7 +34,7 @@ prog=standin.sh
 . "$(dirname "$0")/common.sh"
 
 case ${1:-} in
-    '' | -h | --help) sed -n '2,29p' "$0"; exit 2 ;;
+    '' | -h | --help) sed -n '2,31p' "$0"; exit 2 ;;
 esac
 hackbackfs=$(readlink -f "$1")
 [ -x "$hackbackfs" ] || { say "not an executable: $1"; exit 1; }
@@ -80,7 +81,7 @@ run() {
     shift 2
     _s=$(date +%s)
     _rc=0
-    HACKBACK_STANDIN_TIMEOUT=$timeout_s $gem5 -d "$work/$_n" "$hb" --kernel "$kernel" \
+    HACKBACK_STANDIN_TIMEOUT=${HACKBACK_GUEST_TIMEOUT:-900} $gem5 -d "$work/$_n" "$hb" --kernel "$kernel" \
         --mem 1GiB "$@" >"$work/$_n.out" 2>&1 || _rc=$?
     say "$_n: $(($(date +%s) - _s)) s, exit $_rc"
     con=$work/$_n/board.pc.com_1.device

@@ -25,6 +25,8 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(HERE))
+import drive  # noqa: E402  tests/guest/drive.py: QMP and unix-socket connect
 PORT_NAME = "org.gem5standin.m5"
 
 
@@ -215,7 +217,8 @@ class Machine:
             w = self.board.workload
             initrd = os.environ.get("HACKBACK_STANDIN_INITRD") or os.path.join(
                 os.path.dirname(os.path.abspath(w.object_file)), "initrd.img")
-            extra = os.environ.get("HACKBACK_STANDIN_EXTRA_ARGS", "no_timer_check panic=-1")
+            extra = os.environ.get("HACKBACK_STANDIN_EXTRA_ARGS",
+                                   "no_timer_check panic=-1 systemd.default_device_timeout_sec=600")
             self.boot = {"kernel": w.object_file, "append": f"{w.command_line} {extra}".strip(),
                          "initrd": initrd if os.path.exists(initrd) else None}
         say(f"kernel command line: {self.boot['append']}")
@@ -243,10 +246,9 @@ class Machine:
         self.qemu = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent,
                                      stdout=open(os.path.join(self.work, "qemu.log"), "ab"),
                                      stderr=subprocess.STDOUT)
-        self.qmp = self.connect(self.qmpsock).makefile("rwb", buffering=0)
-        self.qmp.readline()
-        self.cmd("qmp_capabilities")
-        self.m5 = self.connect(self.m5sock)
+        self.qmp = drive.QMP(self.qmpsock, time.time() + 30)
+        self.cmd = self.qmp.cmd
+        self.m5 = drive.connect(self.m5sock, time.time() + 30)
         self.m5buf = b""
         if ckpt:
             deadline = time.time() + 300
@@ -258,35 +260,6 @@ class Machine:
             self.pending = "checkpoint"     # the guest waits in its m5 checkpoint
         say(f"{type(self.board).__name__} as {self.kind.binary} ({accel}, {cpu}), "
             f"{'restored from ' + ckpt if ckpt else 'booting'}")
-
-    def connect(self, path):
-        deadline = time.time() + 30
-        while True:
-            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            try:
-                s.connect(path)
-                return s
-            except OSError:
-                s.close()
-                if time.time() > deadline or (self.qemu and self.qemu.poll() is not None):
-                    fatal(f"QEMU did not start (see {self.work}/qemu.log)")
-                time.sleep(0.05)
-
-    def cmd(self, name, **arguments):
-        msg = {"execute": name}
-        if arguments:
-            msg["arguments"] = arguments
-        self.qmp.write(json.dumps(msg).encode() + b"\n")
-        while True:
-            line = self.qmp.readline()
-            if not line:
-                fatal(f"QEMU's QMP closed during {name}")
-            r = json.loads(line)
-            if "event" in r:
-                continue
-            if "error" in r:
-                fatal(f"QMP {name}: {r['error']}")
-            return r.get("return")
 
     def reply(self, data):
         self.m5.sendall(data)
