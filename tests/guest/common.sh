@@ -40,14 +40,16 @@ need() { command -v "$1" >/dev/null 2>&1 || skip "$1 not found (package $2)"; }
 # cheap hash instead of QARMA (QEMU's advice for emulation speed).
 # no_timer_check: on a loaded host a TCG x86 guest can fail the kernel's
 # IO-APIC timer check and panic ("IO-APIC + timer doesn't work"), which says
-# nothing about the image.
+# nothing about the image.  systemd.default_device_timeout_sec: on a loaded
+# host udev can take longer than systemd's 90 s to announce the console;
+# serial-getty@ then fails on its device and nobody logs in.
 qemu_settings() {
     timeout_s=${HACKBACK_GUEST_TIMEOUT:-240}
     accel=${HACKBACK_QEMU_ACCEL:-tcg}
-    qemu_fw="" kargs=""
+    qemu_fw="" kargs=systemd.default_device_timeout_sec=600
     case $arch in
         amd64) qemu_sys=qemu-system-x86_64 qemu_pkg=qemu-system-x86 machine=pc
-               disk_if=ide console=ttyS0 cpu=max kargs=no_timer_check ;;
+               disk_if=ide console=ttyS0 cpu=max kargs="$kargs no_timer_check" ;;
         arm64) qemu_sys=qemu-system-aarch64 qemu_pkg=qemu-system-arm machine=virt
                disk_if=virtio console=ttyAMA0 cpu=max,pauth-impdef=on ;;
         riscv64) qemu_sys=qemu-system-riscv64 qemu_pkg=qemu-system-misc machine=virt
@@ -63,7 +65,7 @@ guest_qemu() {
     timeout "$timeout_s" "$qemu_sys" -machine "$machine,accel=$accel" -cpu "$cpu" $qemu_fw -smp 2 -m 1024 \
         -nodefaults -display none -no-reboot \
         -kernel "$img/vmlinuz" -initrd "$img/initrd.img" \
-        -append "$(cat "$img/cmdline")${kargs:+ $kargs}" "$@"
+        -append "$(cat "$img/cmdline") $kargs" "$@"
 }
 
 guest_image() {
