@@ -77,7 +77,7 @@ if [ "$mode" = direct ]; then
         mkdir -p "$r/var/lib/hack-back"
         "$here/make-slot.sh" "$2" "$r/var/lib/hack-back/restore.slot"
         [ -z "${3:-}" ] || install -m 0644 "$3" "$r/etc/m5-standin.readfile"
-        "$here/mkdisk.sh" "$r" "$work/$1.img" "$(($(stat -c %s "$img/disk.img") / 1048576))"
+        "$here/mkdisk.sh" "$r" "$work/$1.img" "$(($(stat -c %s "$img/disk.img") / 1048576))" >/dev/null
         rm -rf "$r"
         say "$1.img made in $(($(date +%s) - ts)) s"
     }

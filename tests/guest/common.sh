@@ -3,7 +3,13 @@
 # settings, hackbackfs (or cache through HACKBACK_GUEST_CACHE).
 #
 #   say/skip/fail/need        messages; skip exits 77; fail counts in $failed
-#   qemu_settings             timeout_s, accel, cpu from the environment
+#   qemu_settings             timeout_s, accel, cpu from the environment; the
+#                             guest's QEMU for $arch (HACKBACK_GUEST_ARCH:
+#                             amd64, arm64, riscv64): qemu_sys, qemu_pkg,
+#                             machine, disk_if, console
+#   guest_qemu ARGS...        that QEMU (at most timeout_s seconds) with the
+#                             machine, CPU, kernel, initrd and command line
+#                             every run shares, then ARGS
 #   guest_image CACHE         build or reuse the cached image: sets $img
 #   make_work NAME            a fresh work dir in $work
 #   write_restore_scripts     $work/restore-{a,b}.sh and $marker_a/$marker_b
@@ -21,23 +27,51 @@ overlay=$srcdir/overlays/hack-back
 PATH=$PATH:/usr/sbin:/sbin
 failed=0
 mounts=""
+arch=${HACKBACK_GUEST_ARCH:-amd64}
 
 say() { printf '%s: %s\n' "$prog" "$*" >&2; }
 skip() { say "SKIP: $*"; exit 77; }
 fail() { say "FAIL: $*"; failed=$((failed + 1)); }
 need() { command -v "$1" >/dev/null 2>&1 || skip "$1 not found (package $2)"; }
 
+# The machines stand in for gem5's X86Board, ArmBoard and RiscvBoard: the
+# disk on IDE (/dev/sda) or virtio-blk (/dev/vda), console ttyS0 or ttyAMA0.
+# arm64 under TCG: pauth-impdef, the same pointer authentication with a
+# cheap hash instead of QARMA (QEMU's advice for emulation speed).
+# no_timer_check: on a loaded host a TCG x86 guest can fail the kernel's
+# IO-APIC timer check and panic ("IO-APIC + timer doesn't work"), which says
+# nothing about the image.  systemd.default_device_timeout_sec: on a loaded
+# host udev can take longer than systemd's 90 s to announce the console;
+# serial-getty@ then fails on its device and nobody logs in.
 qemu_settings() {
     timeout_s=${HACKBACK_GUEST_TIMEOUT:-240}
     accel=${HACKBACK_QEMU_ACCEL:-tcg}
-    case $accel in kvm*) cpu=host ;; *) cpu=max ;; esac
+    qemu_fw="" kargs=systemd.default_device_timeout_sec=600
+    case $arch in
+        amd64) qemu_sys=qemu-system-x86_64 qemu_pkg=qemu-system-x86 machine=pc
+               disk_if=ide console=ttyS0 cpu=max kargs="$kargs no_timer_check" ;;
+        arm64) qemu_sys=qemu-system-aarch64 qemu_pkg=qemu-system-arm machine=virt
+               disk_if=virtio console=ttyAMA0 cpu=max,pauth-impdef=on ;;
+        riscv64) qemu_sys=qemu-system-riscv64 qemu_pkg=qemu-system-misc machine=virt
+                 disk_if=virtio console=ttyS0 cpu=rv64 qemu_fw="-bios default" ;;
+        *) say "unknown HACKBACK_GUEST_ARCH '$arch' (amd64, arm64 or riscv64)"; exit 2 ;;
+    esac
+    case $accel in kvm*) cpu=host ;; esac
     cpu=${HACKBACK_QEMU_CPU:-$cpu}
+}
+
+guest_qemu() {
+    # shellcheck disable=SC2086  # qemu_fw: none or two words
+    timeout "$timeout_s" "$qemu_sys" -machine "$machine,accel=$accel" -cpu "$cpu" $qemu_fw -smp 2 -m 1024 \
+        -nodefaults -display none -no-reboot \
+        -kernel "$img/vmlinuz" -initrd "$img/initrd.img" \
+        -append "$(cat "$img/cmdline") $kargs" "$@"
 }
 
 guest_image() {
     _t0=$(date +%s)
     _rc=0
-    img=$("$here/build-image.sh" "$1") || _rc=$?
+    img=$(HACKBACK_GUEST_ARCH=$arch "$here/build-image.sh" "$1") || _rc=$?
     [ "$_rc" = 0 ] || exit "$_rc"
     say "guest image: $img ($(($(date +%s) - _t0)) s)"
 }
@@ -101,9 +135,7 @@ finish_work() {
 
 # boot DISK LOG [EXPECT SEND]: boot the raw image, serial console to LOG, until
 # the guest powers off (m5 exit) or the timeout. With EXPECT, type SEND on the
-# serial console once EXPECT has appeared in the log.  no_timer_check: on a
-# loaded host a TCG guest can fail the kernel's IO-APIC timer check and panic
-# ("IO-APIC + timer doesn't work"), which says nothing about the image.
+# serial console once EXPECT has appeared in the log.
 dead=0
 boot() {
     if [ "$dead" = 1 ]; then
@@ -130,13 +162,9 @@ boot() {
     else
         exec 8</dev/null
     fi
-    timeout "$timeout_s" qemu-system-x86_64 \
-        -machine pc,accel="$accel" -cpu "$cpu" -smp 2 -m 1024 \
-        -nodefaults -display none -monitor none -no-reboot \
+    guest_qemu -monitor none \
         -chardev stdio,id=ser0,signal=off -serial chardev:ser0 \
-        -kernel "$img/vmlinuz" -initrd "$img/initrd.img" \
-        -append "$(cat "$img/cmdline") no_timer_check" \
-        -drive file="$1",format=raw,if=ide,snapshot=on \
+        -drive file="$1",format=raw,if="$disk_if",snapshot=on \
         <&8 >"$2" 2>"$2.qemu" || brc=$?
     exec 8<&-
     if [ -n "$feeder" ]; then
@@ -164,7 +192,7 @@ check() {
         sum=$(sha256sum <"$script" | cut -c1-64)
         grep -q "script-sha256: $sum" "$log" || fail "$n: the guest's copy of the script differs (want sha256 $sum)"
     fi
-    grep -q 'hack-back: taking the checkpoint' "$log" || fail "$n: .bashrc did not run on ttyS0"
+    grep -q 'hack-back: taking the checkpoint' "$log" || fail "$n: .bashrc did not run on $console"
     grep -q 'm5-standin: checkpoint' "$log" || fail "$n: no m5 checkpoint"
     grep -q 'hack-back: resumed after the checkpoint' "$log" || fail "$n: did not resume"
     grep -q "$want" "$log" || fail "$n: marker $want missing"

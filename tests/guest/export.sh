@@ -14,7 +14,8 @@
 # is usable here.
 #
 # Environment: as boot.sh (HACKBACK_GUEST_CACHE, HACKBACK_GUEST_TIMEOUT,
-# HACKBACK_QEMU_ACCEL, HACKBACK_QEMU_CPU, HACKBACK_GUEST_KEEP).
+# HACKBACK_QEMU_ACCEL, HACKBACK_QEMU_CPU, HACKBACK_GUEST_KEEP), and
+# HACKBACK_GUEST_ARCH (amd64, arm64, riscv64; see common.sh).
 # Exit: 0 pass, 1 fail, 77 skip.
 set -eu
 
@@ -27,13 +28,13 @@ esac
 hackbackfs=$(readlink -f "$1")
 [ -x "$hackbackfs" ] || { say "not an executable: $1"; exit 1; }
 
-need qemu-system-x86_64 qemu-system-x86
+qemu_settings
+need "$qemu_sys" "$qemu_pkg"
 need debootstrap debootstrap
 need timeout coreutils
 need python3 python3
 
 cache=${HACKBACK_GUEST_CACHE:-$(dirname "$hackbackfs")/tests/guest/cache}
-qemu_settings
 t0=$(date +%s)
 guest_image "$cache"
 

@@ -8,11 +8,12 @@
 #                  the checkpoint), it first reads the restore slot through the
 #                  page cache (so the cache holds the slot as it is now), prints
 #                  that read's SHA-256 and the marker M5-STANDIN-CHECKPOINT-WAIT,
-#                  and blocks until the host types a line on /dev/ttyS0 (sent
-#                  after the restore). Then it prints the slot's SHA-256 read
-#                  both ways, page cache and O_DIRECT. A line containing
-#                  "cached" arms the control: readfile then returns the slot's
-#                  script read through the page cache (no O_DIRECT).
+#                  and blocks until the host types a line on the console (its
+#                  stdin: ttyS0, ttyAMA0; sent after the restore). Then it
+#                  prints the slot's SHA-256 read both ways, page cache and
+#                  O_DIRECT. A line containing "cached" arms the control:
+#                  readfile then returns the slot's script read through the
+#                  page cache (no O_DIRECT).
 #   readfile    -> prints nothing (no system.readfile), exit 0; for tests of
 #                  the readfile path, the contents of /etc/m5-standin.readfile
 #                  if that file exists
@@ -44,7 +45,9 @@ case $cmd in
         slot=/var/lib/hack-back/restore.slot
         echo "m5-standin: slot before checkpoint, page cache: $(sha256sum <"$slot" | cut -c1-64)"
         echo "M5-STANDIN-CHECKPOINT-WAIT"
-        read -r line </dev/ttyS0
+        con=/dev/ttyS0
+        [ ! -t 0 ] || con=$(tty)
+        read -r line <"$con"
         echo "m5-standin: host says: $line"
         echo "m5-standin: slot after restore, page cache: $(sha256sum <"$slot" | cut -c1-64)"
         echo "m5-standin: slot after restore, O_DIRECT: $(dd if="$slot" iflag=direct bs=1048576 count=1 status=none | sha256sum | cut -c1-64)"

@@ -24,9 +24,10 @@
 # Also: the restore slot's blocks must not be in the qcow2 layer (else the
 # guest would read A's slot from the COW layer, whatever the image under it).
 #
-# Environment: HACKBACK_GUEST_CACHE, HACKBACK_GUEST_TIMEOUT (per QEMU run,
-# default 240), HACKBACK_QEMU_ACCEL, HACKBACK_QEMU_CPU, HACKBACK_GUEST_KEEP=1,
-# as for boot.sh.
+# Environment: HACKBACK_GUEST_ARCH (amd64, arm64, riscv64: the guest and its
+# QEMU machine, see common.sh), HACKBACK_GUEST_CACHE, HACKBACK_GUEST_TIMEOUT
+# (per QEMU run, default 240), HACKBACK_QEMU_ACCEL, HACKBACK_QEMU_CPU,
+# HACKBACK_GUEST_KEEP=1, as for boot.sh.
 #
 # Exit: 0 pass, 1 fail, 77 skip (missing tool).
 set -eu
@@ -40,7 +41,8 @@ case ${1:-} in
        [ -x "$hackbackfs" ] || { say "not an executable: $1"; exit 1; } ;;
 esac
 
-need qemu-system-x86_64 qemu-system-x86
+qemu_settings
+need "$qemu_sys" "$qemu_pkg"
 need qemu-img qemu-utils
 need python3 python3
 need timeout coreutils
@@ -50,7 +52,6 @@ need debugfs e2fsprogs
 [ -e /dev/fuse ] || skip "/dev/fuse missing"
 
 cache=${HACKBACK_GUEST_CACHE:-$(dirname "$hackbackfs")/tests/guest/cache}
-qemu_settings
 t0=$(date +%s)
 guest_image "$cache"
 t1=$(date +%s)
@@ -102,15 +103,11 @@ qemu() {
     n=$1 disk=$2
     shift 2
     rm -f "$work/$n.serial" "$work/$n.qmp"
-    timeout "$timeout_s" qemu-system-x86_64 \
-        -machine pc,accel="$accel" -cpu "$cpu" -smp 2 -m 1024 \
-        -nodefaults -display none -no-reboot \
+    guest_qemu \
         -chardev socket,id=ser0,path="$work/$n.serial",server=on,wait=off \
         -serial chardev:ser0 \
         -qmp unix:"$work/$n.qmp",server=on,wait=off \
-        -kernel "$img/vmlinuz" -initrd "$img/initrd.img" \
-        -append "$(cat "$img/cmdline")" \
-        -drive file="$disk",format=qcow2,if=ide \
+        -drive file="$disk",format=qcow2,if="$disk_if" \
         "$@" </dev/null >"$work/$n.qemu" 2>&1 &
     qpid=$!
 }
@@ -138,7 +135,7 @@ show() {
 }
 
 # Where the restore slot lies in the disk image (bytes), for the COW check.
-part_off=$(($(od -An -tu4 -j 454 -N 4 "$work/mnt-b/hack-back" | tr -d ' ') * 512))
+part_off=$(cat "$img/fsoffset")
 bsize=$(debugfs -R stats "$work/mnt-b/hack-back?offset=$part_off" 2>/dev/null |
     sed -n 's/^Block size: *//p')
 slot_blocks=$(debugfs -R "blocks /var/lib/hack-back/restore.slot" \
@@ -163,7 +160,7 @@ qemu_end ckpt "$drc"
 say "checkpoint run: $(($(date +%s) - ts)) s"
 log=$work/ckpt.log
 [ "$drc" = 0 ] || fail "checkpoint run failed"
-grep -q 'hack-back: taking the checkpoint' "$log" || fail "ckpt: .bashrc did not run on ttyS0"
+grep -q 'hack-back: taking the checkpoint' "$log" || fail "ckpt: .bashrc did not run on $console"
 grep -q "m5-standin: slot before checkpoint, page cache: $slot_a" "$log" ||
     fail "ckpt: the guest did not read slot A (sha256 $slot_a) before the checkpoint"
 ! grep -q 'hack-back: resumed after the checkpoint' "$log" || fail "ckpt: went on past the checkpoint"
