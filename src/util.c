@@ -53,17 +53,23 @@ void hb_error_quiet(int quiet)
 	error_quiet = quiet;
 }
 
+/* One line on stderr, the program's name first. */
+static void say(const char *fmt, va_list ap)
+{
+	fprintf(stderr, "%s: ", HB_PROGRAM);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
 void hb_notice(const char *fmt, ...)
 {
 	va_list ap;
 
 	if (error_quiet)
 		return;
-	fprintf(stderr, "%s: ", HB_PROGRAM);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	say(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 }
 
 void hb_set_verbose(int v)
@@ -77,11 +83,9 @@ void hb_info(const char *fmt, ...)
 
 	if (!verbose)
 		return;
-	fprintf(stderr, "%s: ", HB_PROGRAM);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	say(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 }
 
 /* The progress line: when it was last drawn, and whether one is showing
