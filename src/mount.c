@@ -147,8 +147,11 @@ int mnt_check(const char *mnt)
 			return -EINVAL;
 		}
 		/* Before 3.3, libfuse resolves /dev/fd/N to /dev/fuse and
-		 * mounts a new file system over it. */
-		if (fuse_version() < 33) {
+		 * mounts a new file system over it.  By its version string:
+		 * fuse_version() says 3.2 up to libfuse 3.9. */
+		unsigned major = 0, minor = 0;
+		if (sscanf(fuse_pkgversion(), "%u.%u", &major, &minor) != 2 ||
+		    (major == 3 && minor < 3)) {
 			hb_error("mount point %s: /dev/fd/N needs libfuse >= 3.3, this is %s", mnt,
 				 fuse_pkgversion());
 			return -ENOTSUP;
