@@ -21,6 +21,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <openssl/evp.h>
 
@@ -111,14 +112,30 @@ void digest_free(struct digest *d)
 
 /* Feed len bytes of fd from off into d through buf.  A file shorter than
  * off + len is -EIO: the caller was told a size that is not there. */
-static int update_from_fd(struct digest *d, int fd, uint64_t off, uint64_t len,
-			  unsigned char *buf, size_t bufsize)
+static int update_range(struct digest *d, int fd, uint64_t off, uint64_t len,
+			unsigned char *buf, size_t bufsize)
 {
 	while (len > 0) {
 		size_t n = (size_t)HB_MIN(len, (uint64_t)bufsize);
-		ssize_t got = hb_pread_full(fd, buf, n, off);
+		off_t data = lseek(fd, (off_t)off, SEEK_DATA);
+		struct stat st;
+		ssize_t got;
 		int r;
 
+		/* A hole reads as zeros: hash zeros without reading them (a
+		 * sparse file of GiBs costs its data and the hashing only).
+		 * ENXIO: holes to the end, if the file still reaches that
+		 * far; without SEEK_DATA everything is read. */
+		if ((data < 0 && errno == ENXIO && fstat(fd, &st) == 0 &&
+		     (uint64_t)st.st_size >= off + len) ||
+		    (data >= 0 && (uint64_t)data > off)) {
+			uint64_t hole = data < 0 ? len : HB_MIN(len, (uint64_t)data - off);
+			n = (size_t)HB_MIN(hole, (uint64_t)bufsize);
+			memset(buf, 0, n);
+			got = (ssize_t)n;
+		} else {
+			got = hb_pread_full(fd, buf, n, off);
+		}
 		if (got < 0)
 			return (int)got;
 		if ((size_t)got < n)
@@ -130,6 +147,19 @@ static int update_from_fd(struct digest *d, int fd, uint64_t off, uint64_t len,
 		len -= n;
 	}
 	return 0;
+}
+
+/* update_range(), leaving fd's position as it was (SEEK_DATA moves it). */
+static int update_from_fd(struct digest *d, int fd, uint64_t off, uint64_t len,
+			  unsigned char *buf, size_t bufsize)
+{
+	/* SEEK_DATA moves the file position: callers keep theirs. */
+	off_t pos = lseek(fd, 0, SEEK_CUR);
+	int r = update_range(d, fd, off, len, buf, bufsize);
+
+	if (pos >= 0)
+		lseek(fd, pos, SEEK_SET);
+	return r;
 }
 
 /* The steps that feed a digest from a file: fill(d, fd, a, b, buf). */
