@@ -171,16 +171,23 @@ else
     [ -n "$kpkgs" ] || { say "no linux-image package in the base list"; exit 1; }
     tr ' ' '\n' <"$root/debootstrap/base" | grep -v '^linux-image-' | tr '\n' ' ' >"$root/debootstrap/base.new"
     mv "$root/debootstrap/base.new" "$root/debootstrap/base"
+    # (the second stage deletes the downloaded .debs when it is done)
+    mkdir "$work/kernel"
+    for p in $kpkgs; do
+        cp "$root/var/cache/apt/archives/${p}_"*.deb "$work/kernel/" ||
+            { say "no .deb of $p after the first stage"; exit 1; }
+    done
     say "first stage: $(($(date +%s) - t0)) s; second stage under qemu-$qarch-static"
     chroot "$root" /debootstrap/debootstrap --second-stage >>"$work/debootstrap.log" 2>&1 || ds_failed
     t0k=$(date +%s)
-    for p in $kpkgs; do
-        deb=$(ls "$root/var/cache/apt/archives/${p}_"*.deb)
+    for deb in "$work"/kernel/*.deb; do
         # --keep-directory-symlink: /lib is usr/lib in the merged-/usr tree
-        dpkg-deb --fsys-tarfile "$deb" | tar -x --keep-directory-symlink -C "$root"
+        dpkg-deb --fsys-tarfile "$deb" | tar -x --keep-directory-symlink -C "$root" ||
+            { say "cannot unpack $deb"; exit 1; }
     done
+    rm -rf "$work/kernel"
     kver=$(ls "$root/lib/modules" | sort -V | tail -n 1)
-    depmod -b "$root" "$kver"
+    depmod -b "$root" "$kver" || { say "depmod -b $root $kver failed"; exit 1; }
     mkdir -p "$root/etc/initramfs-tools/conf.d"
     printf 'MODULES=list\n' >"$root/etc/initramfs-tools/conf.d/hackback-modules"
     printf '%s\n' virtio_pci virtio_mmio virtio_blk ext4 >>"$root/etc/initramfs-tools/modules"

@@ -40,13 +40,15 @@ need() { command -v "$1" >/dev/null 2>&1 || skip "$1 not found (package $2)"; }
 # cheap hash instead of QARMA (QEMU's advice for emulation speed).
 # no_timer_check: on a loaded host a TCG x86 guest can fail the kernel's
 # IO-APIC timer check and panic ("IO-APIC + timer doesn't work"), which says
-# nothing about the image.  systemd.default_device_timeout_sec: on a loaded
-# host udev can take longer than systemd's 90 s to announce the console;
-# serial-getty@ then fails on its device and nobody logs in.
+# nothing about the image.  On a loaded host udev can take longer than
+# systemd's 90 s to announce the console; serial-getty@ then fails on its
+# device and nobody logs in: systemd.default_device_timeout_sec (systemd
+# >= 254; bookworm's 252 ignores it and was seen to time out) and
+# systemd.default_timeout_start_sec, for older ones (not verified).
 qemu_settings() {
     timeout_s=${HACKBACK_GUEST_TIMEOUT:-240}
     accel=${HACKBACK_QEMU_ACCEL:-tcg}
-    qemu_fw="" kargs=systemd.default_device_timeout_sec=600
+    qemu_fw="" kargs="systemd.default_device_timeout_sec=600 systemd.default_timeout_start_sec=600"
     case $arch in
         amd64) qemu_sys=qemu-system-x86_64 qemu_pkg=qemu-system-x86 machine=pc
                disk_if=ide console=ttyS0 cpu=max kargs="$kargs no_timer_check" ;;
