@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # bench/common.sh -- what the benchmarks share.  Source it after setting
 # SRC (the source tree) and defining say and die.
 

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause
 # bench/export.sh -- the export mode (hackbackfs --export-cow): what writing
 # the COW file costs, and how gem5 reads the image through it.
 #

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* floor.c -- the smallest FUSE server that can serve a disk image: the
  * round-trip floor that bench/read.sh compares hackbackfs with.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 // gem5-reader.cc -- read a raw disk image the way gem5's RawDiskImage does.
 //
 //   gem5-reader [--cow COWFILE] FILE seq|rand NSECTORS [FIRST_SECTOR] [SEED]

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause
 # bench/read.sh -- read throughput of MNT/hack-back against its peers.
 #
 # Prints figures; it is not a test and asserts nothing about timing.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause
 # bench/seq-limit.sh -- what limits gem5's sequential cold read through FUSE.
 #
 # Prints figures; it is not a test and asserts nothing about timing.

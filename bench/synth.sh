@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause
 # bench/synth.sh -- what synthesizing an image costs, against the base's size.
 #
 # Prints figures; it is not a test and asserts nothing about timing.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause
 # bench/threads.sh -- the daemon's read path, measured both ways for each
 # knob that shapes it: how its threads take requests (-s, -o clone_fd,
 # -o max_idle_threads=N), the window the kernel reads ahead

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* build.c -- probe, scan, inject, identify (see build.h).
  *
  * Order matters for determinism and for layout stability: the overlay's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* build.h -- from options to a ready image: probe, scan, inject, identify.
  *
  * The one sequence that the program (mount and --digests) and the test

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* delta.c -- the copy-on-write block map (see delta.h).
  *
  * Data structure.  Two maps, looked up in this order:

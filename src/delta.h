@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* delta.h -- a copy-on-write block map.
  *
  * The image is addressed in units of DELTA_UNIT bytes (1 KiB: the smallest

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* digest.c -- SHA-256 through OpenSSL's EVP interface.
  *
  * A struct digest is one EVP_MD_CTX.  Everything that goes into an

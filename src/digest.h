@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* digest.h -- SHA-256 through OpenSSL's EVP interface.
  *
  * The identity of an image is a hash of what made it; this module only

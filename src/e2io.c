@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* e2io.c -- libext2fs io_manager over an image (see e2io.h).
  *
  * libext2fs addresses its device in blocks of channel->block_size (1024

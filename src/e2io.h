@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* e2io.h -- a libext2fs io_manager over an image (base + delta).
  *
  * libext2fs opens "hackback:ADDRESS" through this manager; every block it

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* export.c -- gem5 CowDiskImage file from a built image (see export.h).
  *
  * One pass over the units the build wrote, in ascending order

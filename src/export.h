@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* export.h -- the image's difference from BASE as gem5's own COW disk file.
  *
  * gem5's CowDiskImage can load its sector table from a file (image_file):

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* fusefs.c -- the FUSE front end (see fusefs.h).
  *
  * The namespace is fixed: "/", "/NAME" (the disk image, as large as the

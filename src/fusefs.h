@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* fusefs.h -- the FUSE front end: MNT/NAME (the image) and MNT/NAME.json.
  *
  * The FUSE file system itself (main.c and mount.c include <fuse.h> too,

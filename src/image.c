@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* image.c -- base file + synthesized delta + guest-write layer (image.h).
  *
  * A read is cut into DELTA_UNIT pieces, each answered by the topmost layer

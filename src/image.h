@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* image.h -- the synthesized disk image: base file + synthesized delta +
  * guest-write layer.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* inject.c -- write an overlay into the image's file system (inject.h).
  *
  * libext2fs does the file system work; every block it writes goes through

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* inject.h -- write an overlay into the image's ext2/3/4 file system.
  *
  * Opens the file system through e2io (so every write lands in the image's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* main.c -- hackbackfs: the command line.
  *
  *     hackbackfs [-f] [-d] [-v] [-o opt,...] BASE OVERLAY[:OVERLAY...] MNT

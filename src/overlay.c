@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* overlay.c -- scan host directories into a sorted list of entries.
  *
  * The list in struct overlay is kept sorted by path (strcmp) and free of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* overlay.h -- the overlay: what is to be written into the image.
  *
  overlay_add_dir() walks a host directory (once per overlay directory given,

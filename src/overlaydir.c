@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* overlaydir.c -- finding an overlay by name: here, or where it was installed.
  *
  * A local directory always wins, so that a source tree's overlay, or a

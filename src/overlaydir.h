@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* overlaydir.h -- finding an overlay by name: here, or where it was installed.
  *
  * The project's overlays (hack-back) are installed by `make install' and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* partition.c -- find the ext2/3/4 file system inside a base image.
  *
  * Two kinds of libblkid probe, both on the caller's open fd (libblkid

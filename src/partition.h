@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* partition.h -- find the ext2/3/4 file system inside a base image.
  *
  * A base is a bare file system, or a disk with an MBR or GPT partition

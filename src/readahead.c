@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* readahead.c -- sequential stream detection (see readahead.h). */
 #include "config.h"
 

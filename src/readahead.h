@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* readahead.h -- when to read ahead on the files behind the image.
  *
  * The kernel reads ahead on MNT/hack-back in windows of at most 128 KiB

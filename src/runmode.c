@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* runmode.c -- run mode (see runmode.h).
  *
  * The process runs the FUSE loop in its main thread, as for a normal

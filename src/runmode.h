@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* runmode.h -- run mode: serve the image for as long as a command runs.
  *
  * Run mode (`hackbackfs ... MNT -- CMD [ARGS...]`) serves the image only as

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* util.h -- error reporting and small helpers shared by every module.
  *
  * Errors are reported once, where the context is known, with hb_error();

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* check_delta.c -- unit tests for src/delta.c.
  *
  * The delta is a leaf: no image, no file system.  Unit contents are made

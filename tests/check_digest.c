@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* check_digest.c -- unit tests for src/digest.c.
  *
  * Known SHA-256 vectors (FIPS 180-2), the canonical encodings, hashing a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* check_image.c -- unit tests for src/image.c.
  *
  * The base is a real ext4 file system (image_open() probes for one), made

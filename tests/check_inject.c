@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* check_inject.c -- unit tests for src/inject.c, through build_image().
  *
  * One base per test case, made once (unchecked fixture) with mke2fs -d

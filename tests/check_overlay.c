@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* check_overlay.c -- unit tests for src/overlay.c.
  *
  * Each test builds its overlay trees in a fresh temporary directory

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* check_overlaydir.c -- unit tests for src/overlaydir.c.
  *
  * A bare name that is not a directory here is found in the installed

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* check_partition.c -- unit tests for src/partition.c.
  *
  * Every image is made here, in a temporary directory: sfdisk writes the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* check_readahead.c -- unit tests for src/readahead.c: which reads start
  * a stream, how far ahead it advises, and that random reads advise
  * nothing. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* checkutil.c -- see checkutil.h. */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* checkutil.h -- what every Check unit test shares: running a shell
  * command as an assertion, and a main() that finds the file system tools
  * (in sbin, often not in a user's PATH), skips (exit 77) when one is

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
 # The gem5 side's digest helper (contrib/gem5/hackback_digest.py), unit-tested
 # without gem5, and the run script at least compiles.  When the program is
 # built and mke2fs is here, the helper's base fingerprint must also equal the

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
 # tests/cow-full.sh -- -o cow=FILE on a file system that fills up (a 1 MiB
 # tmpfs): guest writes fail with ENOSPC, never EIO; nothing written before
 # is lost, also after a remount; writes over units already in the file

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """Read a COW disk file as gem5's CowDiskImage loads it (test helper).
 
 Written from the format's description (README / hackbackfs(1)), not from

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
 # The Debian package, end to end, as CI does it: build it from a clean copy
 # of the tree (dpkg-buildpackage -us -uc -b), lintian without errors, the
 # same files as `make install', install it with apt-get, run the example

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
 # tests/dev-fd.sh -- MNT given as /dev/fd/N, as container runtimes do
 # (Apptainer's --fusemount): tests/fdmount opens /dev/fuse, mounts it on a
 # directory itself and starts hackbackfs with /dev/fd/N.  The image must

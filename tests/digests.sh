@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
 # Identity: equal inputs give equal digests, and each change of base,
 # overlay, option or restore script moves exactly the digests it should
 # (hackbackfs --digests prints base, overlay, layout and digest).

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
 # tests/export-cow.sh -- hackbackfs --export-cow FILE: gem5's CowDiskImage
 # file of the image's difference from BASE, read back by our own reader of
 # the format (tests/cowapply.py, written from the description only).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* tests/fdmount.c -- mount FUSE the way a container runtime does, then hand
  * the descriptor to a server as /dev/fd/N (tests/dev-fd.sh; needs root).
  *

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
 # fuzz-build-check.sh [CORPUS_DIR...] -- what fuzz-build cannot check per
 # input: every base is either refused cleanly (exit 1, exactly one message
 # line) or becomes an image whose file system passes `e2fsck -fn'.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
 # fuzz-replay.sh -- every fuzz target over its seed corpus (made now), the
 # inputs kept in tests/fuzz/regress/TARGET (the ones that found bugs) and
 # the corpus `make fuzz' grew in tests/fuzz/work/TARGET, if any.  The

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
 # A real guest: a small Debian 12 image (debootstrap, cached in the build
 # tree) served by hackbackfs with overlays/hack-back, an m5 stand-in and two
 # restore scripts, booted under qemu-system-x86_64; see tests/guest/README.md.

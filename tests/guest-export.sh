@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
 # A real guest booted from the export mode's output: BASE + the COW file
 # (hackbackfs --export-cow), applied by our own reader of gem5's format; see
 # tests/guest/export.sh.

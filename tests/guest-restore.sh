@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
 # Checkpoint once, restore with another benchmark: QEMU migration stands in for
 # a gem5 checkpoint, a qcow2 layer for gem5's disk COW; the guest image booted
 # with script A is restored onto the image with script B and must run B. Runs

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
 # Identity is content (invariant 7): a copy of an overlay -- cp -r with new
 # mtimes, a git clone -- gives the same four digests; a change of content,
 # mode, owner (with keep_owner), name or symlink target moves overlay,

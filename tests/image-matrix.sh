@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
 # tests/image-matrix.sh -- the standard overlay injected into every kind of
 # base (ext2 1 KiB blocks, ext3, ext4, ext4 without metadata_csum, ext4 with
 # inline_data), each bare, MBR (partition at 1 MiB) and GPT (partition 2).

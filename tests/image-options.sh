@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
 # tests/image-options.sh -- the injection's options and the less common
 # shapes of an overlay, each checked with e2fsck -fn, debugfs and (as root)
 # a read-only kernel mount compared with the expected tree:

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # tests/lib.sh -- shared helpers for the shell tests.  Source it:
 #
 #	. "${top_srcdir:-.}/tests/lib.sh"

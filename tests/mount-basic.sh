@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
 # tests/mount-basic.sh -- a real FUSE mount of BASE + OVERLAY serves the
 # right image: MNT holds exactly hack-back and hack-back.json; the image is
 # as large as BASE, passes e2fsck -fn, and a read-only kernel mount of it

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
 # tests/mount-concurrent.sh -- the multithreaded daemon answers concurrent
 # reads correctly: four processes, 200 reads each, at random offsets and
 # sizes (512 bytes .. 1 MiB), half of them straddling the edges of the

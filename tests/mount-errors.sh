@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
 # tests/mount-errors.sh -- bad input to the mount (invariant 5): for each
 # case hackbackfs must exit non-zero (not by a signal), print the expected
 # error line, leave nothing mounted (mountpoint -q and /proc/self/mountinfo)

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # shellcheck shell=sh disable=SC2154  # $tmp, $top_builddir: from tests/lib.sh
 # tests/mount-lib.sh -- helpers for the tests that really mount hackbackfs.
 # Source it after tests/lib.sh:

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
 # tests/mount-readahead.sh -- the mount's readahead window (-o read_ahead_kb,
 # bench/seq-limit.sh says why): as root the mount gets BASE's disk's window
 # by default when that is larger than the kernel's 128 KiB for FUSE; an

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
 # Never serve bytes that changed behind the mount (invariant 6).  Under a
 # real mount:
 #   1. an overlay file that is served by reference is overwritten in place;

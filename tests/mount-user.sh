@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
 # tests/mount-user.sh -- the point of the program: a user without root
 # mounts the image (through the setuid fusermount3), reads it (e2fsck -fn
 # as that user on the mounted file), writes to it (in memory), and unmounts

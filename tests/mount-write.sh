@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
 # tests/mount-write.sh -- guest writes to MNT/hack-back.
 #
 #  * default: writes are held in memory.  Unaligned writes of 1..5000

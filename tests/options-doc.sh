@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
 # Every option that `hackbackfs --help' lists is documented in the man page
 # and README.md and exercised by some test; and the man page and README
 # name no option that --help does not know.

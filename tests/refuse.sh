@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
 # tests/refuse.sh -- bad input is refused cleanly (invariant 5): for each
 # case tests/synth must exit 1 (not crash), print exactly one line
 # "hackbackfs: ..." that names the cause, leave the base byte-identical and

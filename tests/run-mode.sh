@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
 # tests/run-mode.sh -- run mode (BASE OVERLAY MNT -- CMD) and mounts that
 # never outlive their daemon:
 #   - CMD sees the mounted image (HACKBACKFS_IMAGE, HACKBACKFS_MOUNT) and

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
 # sanitizers.sh -- the engine, the program and their tests under
 # AddressSanitizer (leak checking on) and UndefinedBehaviorSanitizer, with
 # no recovery: a copy of the source tree is configured with

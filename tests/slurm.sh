@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
 # tests/slurm.sh -- contrib/slurm on a real Slurm, with QEMU standing in for
 # gem5: one checkpoint job, then a job array of three benchmarks that
 # depends on it (afterok), each task restoring that checkpoint with its own

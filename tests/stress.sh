@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
 # tests/stress.sh -- a mount under load, then killed (about a minute).
 #
 #  * 8 readers read random ranges (1 B .. 256 KiB) of MNT/hack-back for

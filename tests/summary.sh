@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
 # tests/summary.sh BUILDDIR -- one line for CI after `make check':
 #
 #   tests: N passed, N failed, N skipped

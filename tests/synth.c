@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* synth.c -- test helper: synthesize an image and write it to a file.
  *
  *   tests/synth [--partition N | --whole] [--keep-owner] [--owner UID:GID]

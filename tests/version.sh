@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
 # The version comes from one place, configure.ac's AC_INIT: configure's
 # PACKAGE_VERSION, `hackbackfs --version', debian/changelog and the RPM
 # spec (Version, and its newest %changelog entry) must all say the same.

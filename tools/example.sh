@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
 # tools/example.sh -- the main job on a small example, no root needed.
 #
 # Makes a 128 MiB gem5-style base image (MBR, one ext4 partition at 1 MiB,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """Tie gem5 checkpoints to the hackbackfs image they were taken on.
 
 A gem5 checkpoint does not say which disk image it belongs to; restored onto

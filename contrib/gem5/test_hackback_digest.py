@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """Unit tests for hackback_digest (no gem5; hackbackfs only for FreshCopyTest).
 
 Run from contrib/gem5:  python3 -m unittest -v

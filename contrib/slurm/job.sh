@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # contrib/slurm/job.sh -- what checkpoint.sbatch and benchmarks.sbatch share.
 # Sourced (sbatch runs a copy of the job script, so the scripts find this
 # file through $HB_CONTRIB, which submit.sh exports).

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
 # contrib/slurm/sim-gem5.sh -- gem5 with contrib/gem5/hack_back.py, as
 # hackbackfs's run-mode CMD:
 #

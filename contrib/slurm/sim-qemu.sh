@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
 # contrib/slurm/sim-qemu.sh -- QEMU standing in for gem5 (for testing the
 # Slurm scripts where gem5 is not installed), as tests/guest/restore.sh
 # does: QEMU migration is the checkpoint, a qcow2 layer over the mounted

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
 # contrib/slurm/submit.sh -- submit the checkpoint job, then the benchmark
 # array that depends on it (afterok: the array starts only when the
 # checkpoint job succeeded).

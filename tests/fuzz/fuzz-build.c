@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* fuzz-build.c -- fuzz target: the whole build over a mutated base image.
  *
  * The input is the base file (small ext2/3/4 images, bare or partitioned,

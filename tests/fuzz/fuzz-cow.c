@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* fuzz-cow.c -- fuzz target: the cow file reader (-o cow=FILE, "HBCOW001").
  *
  * The input is a cow file left by an earlier run (or by anyone).  The image

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* fuzz-probe.c -- fuzz target: the partition probe over arbitrary bytes
  * (MBR, GPT, bare file systems).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* fuzz.h -- what the fuzz targets share (tests/fuzz/README.md).
  *
  * Each target defines LLVMFuzzerTestOneInput() and LLVMFuzzerInitialize();

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* fuzzutil.c -- helpers of the fuzz targets (fuzz.h). */
 #include "config.h"
 

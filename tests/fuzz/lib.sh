@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # tests/fuzz/lib.sh -- what the fuzz replay scripts share; source it after
 # tests/lib.sh.
 #

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
 # overlay.sh DIR -- the fixed small overlay that fuzz-build injects and
 # build-check.sh injects again with tests/synth.  Small enough for a 1 MiB
 # file system; touches every kind of injection: a new file below a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* replay.c -- main() for a fuzz target without libFuzzer: feed it each
  * file named on the command line (a directory: each file in it), once.
  * `make check' runs the seed corpus and the kept crash inputs this way,

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
 # seeds.sh OUTDIR -- the fuzz targets' seed corpus, made now (never checked
 # in): OUTDIR/probe, OUTDIR/build and OUTDIR/cow.
 #

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # ~/.bashrc for root in a hack-back guest image (installed by hackbackfs from
 # overlays/hack-back; it replaces the image's own /root/.bashrc).
 #
