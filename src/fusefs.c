@@ -293,12 +293,22 @@ static int hb_statfs(const char *path, struct statvfs *sv)
 }
 
 /* Extended attributes of the image: its identity, as hex SHA-256. */
+static const unsigned char *image_digest(const struct build *b)
+{
+	return b->digest;
+}
+
+static const unsigned char *image_layout(const struct build *b)
+{
+	return b->layout;
+}
+
 static const struct {
 	const char *name;
-	size_t field;
+	const unsigned char *(*value)(const struct build *b);
 } xattrs[] = {
-	{ "user.hackback.digest", offsetof(struct build, digest) },
-	{ "user.hackback.layout", offsetof(struct build, layout) },
+	{ "user.hackback.digest", image_digest },
+	{ "user.hackback.layout", image_layout },
 };
 
 static int hb_getxattr(const char *path, const char *name, char *value, size_t size)
@@ -311,7 +321,7 @@ static int hb_getxattr(const char *path, const char *name, char *value, size_t s
 	for (size_t i = 0; i < HB_ARRAY_SIZE(xattrs); i++) {
 		if (strcmp(name, xattrs[i].name) != 0)
 			continue;
-		digest_hex((const unsigned char *)fs->b + xattrs[i].field, hex);
+		digest_hex(xattrs[i].value(fs->b), hex);
 		if (size == 0)
 			return DIGEST_HEX_LEN - 1;
 		if (size < DIGEST_HEX_LEN - 1)
