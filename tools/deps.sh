@@ -15,7 +15,7 @@ HB_DEPS="
 	e2fsprogs fdisk attr util-linux mount python3 strace
 	coreutils diffutils findutils tar dosfstools
 	debootstrap qemu-system-x86 qemu-utils ca-certificates
-	qemu-system-arm qemu-system-misc qemu-user-static
+	qemu-system-arm qemu-system-misc qemu-user-static kmod
 	debhelper dpkg-dev fakeroot lintian git
 	rpm rpm2cpio cpio rpmlint
 	slurm-wlm munge procps

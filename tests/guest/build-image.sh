@@ -71,10 +71,10 @@ fi
 PATH=$PATH:/usr/sbin:/sbin
 tools="debootstrap sfdisk mke2fs e2fsck flock"
 [ "$layout" = mbr ] || tools="$tools mkfs.fat"
-[ -z "$qarch" ] || tools="$tools qemu-$qarch-static"
+[ -z "$qarch" ] || tools="$tools qemu-$qarch-static depmod"
 for t in $tools; do
     command -v "$t" >/dev/null 2>&1 ||
-        skip "$t not found (install: debootstrap fdisk e2fsprogs util-linux dosfstools qemu-user-static)"
+        skip "$t not found (install: debootstrap fdisk e2fsprogs util-linux dosfstools qemu-user-static kmod)"
 done
 [ "$(id -u)" = 0 ] || skip "debootstrap needs root"
 
