@@ -399,6 +399,8 @@ int flock(int fd, int op) { (void)fd; (void)op; errno = ENOLCK; return -1; }
 EOF_C
 	cc -shared -fPIC -o "$tmp/nolock.so" "$tmp/nolock.c" || fail "cc of the flock stand-in failed"
 	rc=0
+	# (ASan wants its runtime first; the sanitizer build lets the preload by)
+	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
 	LD_PRELOAD=$tmp/nolock.so "$HB" -o "cow=$cow" "$base" "$ov" "$mnt" 2>"$tmp/lock.err" || rc=$?
 	! is_mounted "$mnt" || fail "a cow file that cannot be locked: mounted"
 	[ "$rc" -eq 1 ] && [ "$(wc -l <"$tmp/lock.err")" -eq 1 ] &&

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
 # tools/deps.sh -- install the Debian/Ubuntu packages needed to build
 # hackbackfs and run `make check'.  Needs root or sudo; run from anywhere.
 #

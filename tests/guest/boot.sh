@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
 # Real-guest test of the hack-back image.
 #
 #   tests/guest/boot.sh HACKBACKFS        boot images served by hackbackfs

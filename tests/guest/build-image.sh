@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
 # Build (once) a small bootable Debian guest for the hack-back boot tests.
 #
 #   [HACKBACK_GUEST_ARCH=amd64|arm64|riscv64] tests/guest/build-image.sh [CACHE_DIR]

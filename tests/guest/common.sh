@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # tests/guest/common.sh -- what boot.sh and restore.sh share.  Source it
 # after setting prog (the script's name, for messages) and, for the QEMU
 # settings, hackbackfs (or cache through HACKBACK_GUEST_CACHE).

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """tests/guest/drive.py -- drives QEMU standing in for gem5: the serial
 console (a unix socket) and QMP.  Used by tests/guest/restore.sh and by
 contrib/slurm/sim-qemu.sh.

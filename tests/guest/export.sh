@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
 # Real-guest test of the export mode (hackbackfs --export-cow).
 #
 #   tests/guest/export.sh HACKBACKFS

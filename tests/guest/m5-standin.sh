@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
 # m5 stand-in for booting a hack-back image under QEMU instead of gem5.
 # Installed as /sbin/m5 (hackbackfs -o m5=PATH). It prints what gem5's m5 would
 # have been asked to do, so a test can follow the sequence on the serial log:

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
 # make-slot.sh [SCRIPT] OUT
 # Write a hack-back restore slot file OUT (exactly 1048576 bytes): a 64-byte
 # header "hackback-restore-slot 1 LENGTH" (space-padded to 63 bytes, then '\n'),

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
 # Checkpoint once, restore with another benchmark: the real test of the
 # hack-back workflow, with QEMU migration standing in for a gem5 checkpoint and
 # a qcow2 layer standing in for gem5's disk copy-on-write.
@@ -151,7 +152,10 @@ cow_check() {
 }
 
 # ---- 2, 3: boot A through a qcow2 layer, checkpoint (migrate) at the wait ----
-qemu-img create -q -f qcow2 -F raw -b "$work/mnt-a/hack-back" "$work/cow.qcow2"
+# 512-byte clusters: gem5's COW layer keeps single 512-byte sectors.  With
+# qcow2's default 64 KiB, a guest write next to the slot copies the whole
+# cluster up from image A, slot blocks included, which gem5 never does.
+qemu-img create -q -f qcow2 -o cluster_size=512 -F raw -b "$work/mnt-a/hack-back" "$work/cow.qcow2"
 ts=$(date +%s)
 qemu ckpt "$work/cow.qcow2"
 drive checkpoint "$work/ckpt.serial" "$work/ckpt.qmp" \
