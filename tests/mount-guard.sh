@@ -153,7 +153,7 @@ done
 [ -n "$fm" ] || fail "no auto_unmount fusermount3 for $mnt"
 kill -STOP "$fm"
 kill -KILL "$pid"
-wait_gone "$gpid" 5 || { kill -CONT "$fm"; fail "the guard did not end after its daemon was killed"; }
+wait_gone "$gpid" || { kill -CONT "$fm"; fail "the guard did not end after its daemon was killed"; }
 is_mounted "$mnt" && { kill -CONT "$fm"; fail "the guard left the killed daemon's mount"; }
 kill -CONT "$fm"
 wait_gone "$fm" || fail "fusermount3 (auto_unmount) still runs"

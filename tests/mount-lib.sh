@@ -45,11 +45,16 @@ is_mounted()
 	awk -v m="$1" '$5 == m { f = 1 } END { exit !f }' /proc/self/mountinfo
 }
 
+# How long a daemon may take to mount or to exit, in seconds.  Generous:
+# a CI machine running QEMU guests beside these tests is slow, and a real
+# hang still fails.
+hb_wait=${HB_TEST_WAIT:-30}
+
 # wait_gone PID [SECONDS]: 0 once PID has exited (a zombie counts as
-# exited), 1 after SECONDS (default 10).
+# exited), 1 after SECONDS (default $hb_wait).
 wait_gone()
 {
-	_wg_n=$((${2:-10} * 10))
+	_wg_n=$((${2:-$hb_wait} * 10))
 	while :; do
 		[ -e "/proc/$1" ] || return 0
 		_wg_st=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "/proc/$1/status" 2>/dev/null) || return 0
@@ -99,8 +104,8 @@ mount_hb()
 	echo "$hb_pid" >>"$tmp/hb.pids"
 }
 
-# mount_hb_fg ARGS...: hackbackfs -f ARGS... in the background; waits (up
-# to 10 s) for the mount.  A non-interactive shell starts background jobs
+# mount_hb_fg ARGS...: hackbackfs -f ARGS... in the background; waits
+# (up to $hb_wait s) for the mount.  A non-interactive shell starts background jobs
 # with SIGINT ignored, and libfuse keeps an ignored SIGINT ignored: give
 # the program SIGINT's default disposition, as a terminal would.
 mount_hb_fg()
@@ -109,14 +114,14 @@ mount_hb_fg()
 	env --default-signal=INT "$HB" -f "$@" 2>"$tmp/hb.err" &
 	hb_pid=$!
 	echo "$hb_pid" >>"$tmp/hb.pids"
-	_n=100
+	_n=$((hb_wait * 10))
 	until is_mounted "$_mnt"; do
 		if wait_gone "$hb_pid" 0; then
 			_rc=0
 			wait "$hb_pid" || _rc=$?
 			fail "hackbackfs -f $* exited $_rc before mounting: $(cat "$tmp/hb.err")"
 		fi
-		[ "$_n" -gt 0 ] || fail "hackbackfs -f $*: no mount after 10 s"
+		[ "$_n" -gt 0 ] || fail "hackbackfs -f $*: no mount after $hb_wait s"
 		sleep 0.1
 		_n=$((_n - 1))
 	done
@@ -130,7 +135,7 @@ unmount_hb()
 	_pid=$(hb_daemon_pid "$1") || _pid=
 	fusermount3 -u "$1" || fail "fusermount3 -u $1 failed"
 	! is_mounted "$1" || fail "$1 still mounted after fusermount3 -u"
-	[ -z "$_pid" ] || wait_gone "$_pid" || fail "hackbackfs (pid $_pid) still running 10 s after unmount"
+	[ -z "$_pid" ] || wait_gone "$_pid" || fail "hackbackfs (pid $_pid) still running $hb_wait s after unmount"
 }
 
 # fd_flags PID PATH: the "flags:" field (octal) of every fd of PID that is

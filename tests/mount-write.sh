@@ -266,7 +266,7 @@ mount_hb -o "cow=$cow" "$base" "$ov" "$mnt"
 pid=$hb_pid
 do_writes one "$img"
 kill -TERM "$pid"
-wait_gone "$pid" || fail "SIGTERM: the daemon (pid $pid) still runs after 10 s"
+wait_gone "$pid" || fail "SIGTERM: the daemon (pid $pid) still runs after $hb_wait s"
 ! is_mounted "$mnt" || fail "SIGTERM: still mounted after the daemon exited"
 mount_hb -o "cow=$cow" "$base" "$ov" "$mnt"
 check_image "$tmp/exp1.img" "cow writes after SIGTERM"

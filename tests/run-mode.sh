@@ -96,7 +96,7 @@ kill -TERM "$hb"
 rc=0
 wait "$hb" || rc=$?
 [ "$rc" -eq 143 ] || fail "SIGTERM to hackbackfs: status $rc, want 143 (CMD died of SIGTERM): $(cat "$tmp/run.err")"
-wait_gone "$cmd_pid" 2 || fail "CMD (pid $cmd_pid) still runs after SIGTERM to hackbackfs"
+wait_gone "$cmd_pid" 10 || fail "CMD (pid $cmd_pid) still runs after SIGTERM to hackbackfs"
 after_run "SIGTERM"
 # A CMD that catches SIGTERM decides the status.
 run "$tmp/base.img" "$tmp/ov" "$mnt" -- sh -c 'trap "exit 7" TERM; kill -TERM $PPID; while :; do sleep 0.1; done'
