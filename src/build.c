@@ -17,6 +17,7 @@
 #include "build.h"
 #include "dcache.h"
 #include "inject.h"
+#include "json.h"
 #include "overlaydir.h"
 #include "util.h"
 
@@ -202,124 +203,93 @@ static int identify(const struct build_opts *o, struct build *b, const unsigned 
 	return digest_final(d, b->digest);
 }
 
-/* Length of the valid UTF-8 sequence at p (1-4), or 0 when the bytes there
- * are not one: overlong forms, UTF-16 surrogates and code points past
- * U+10FFFF are not valid (RFC 3629). */
-static int utf8_len(const unsigned char *p)
-{
-	unsigned c = p[0];
-	int n;
-	unsigned min, cp;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		n = 2, min = 0x80, cp = c & 0x1f;
-	else if (c >= 0xe0 && c <= 0xef)
-		n = 3, min = 0x800, cp = c & 0x0f;
-	else if (c >= 0xf0 && c <= 0xf4)
-		n = 4, min = 0x10000, cp = c & 0x07;
-	else
-		return 0;
-	for (int i = 1; i < n; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;	/* also stops at the NUL */
-		cp = cp << 6 | (p[i] & 0x3f);
-	}
-	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return n;
-}
-
-/* A JSON string of the bytes s.  File names are bytes, not text: a byte
- * that is not part of valid UTF-8 becomes \udcXX, a lone low surrogate,
- * which no valid UTF-8 text contains -- PEP 383's "surrogateescape", so
- * that json.loads(...) then .encode("utf-8", "surrogateescape") in Python
- * gives back exactly the name's bytes, and no two names look alike. */
-static void json_str(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (const unsigned char *p = (const unsigned char *)s; *p;) {
-		int n = utf8_len(p);
-
-		if (n == 0)
-			fprintf(f, "\\udc%02x", *p++);
-		else if (*p == '"' || *p == '\\')
-			fprintf(f, "\\%c", *p++);
-		else if (*p < 0x20)
-			fprintf(f, "\\u%04x", *p++);
-		else {
-			fwrite(p, 1, (size_t)n, f);
-			p += n;
-		}
-	}
-	fputc('"', f);
-}
-
-static void json_hex(FILE *f, const char *key, const unsigned char d[DIGEST_LEN], const char *tail)
+static void hex_member(struct json *j, const char *key, const unsigned char d[DIGEST_LEN])
 {
 	char hex[DIGEST_HEX_LEN];
 
 	digest_hex(d, hex);
-	fprintf(f, "  \"%s\": \"%s\"%s\n", key, hex, tail);
+	json_string(j, key, hex);
 }
 
-static int manifest(const struct build_opts *o, struct build *b)
+/* "0755" */
+static void mode_member(struct json *j, const char *key, mode_t mode)
+{
+	char s[16];
+
+	snprintf(s, sizeof s, "%04o", (unsigned)mode);
+	json_string(j, key, s);
+}
+
+void build_describe(const struct build *b, struct json *j)
 {
 	const struct partition *p = &b->img->part;
-	FILE *f = open_memstream(&b->manifest, &b->manifest_len);
 	static const char *const types[] = { "dir", "file", "symlink" };
+
+	json_string(j, "format", "hackbackfs manifest 1");
+	json_string(j, "version", PACKAGE_VERSION);
+	json_object_begin(j, "base", JSON_INLINE);
+	json_string(j, "path", b->img->base_path);
+	json_uint(j, "size", b->img->size);
+	hex_member(j, "fingerprint", b->base_fp);
+	json_string(j, "fingerprint_kind", b->with.full_hash ? "full" : "sampled");
+	json_end(j);
+	json_object_begin(j, "partition", JSON_INLINE);
+	json_int(j, "number", p->number);
+	json_string(j, "table", p->table);
+	json_uint(j, "offset", p->offset);
+	json_uint(j, "size", p->size);
+	json_string(j, "fstype", p->fstype);
+	json_string(j, "partuuid", p->uuid[0] ? p->uuid : NULL);
+	json_end(j);
+	json_row_begin(j);
+	json_int(j, "epoch", b->epoch);
+	json_string(j, "epoch_from", b->epoch_from);
+	json_bool(j, "keep_mtime", b->with.keep_mtime);
+	mode_member(j, "umask", b->with.umask);
+	json_row_end(j);
+	json_object_begin(j, "restore_slot", JSON_INLINE);
+	json_string(j, "path", "/" RESTORE_SLOT_PATH);
+	json_uint(j, "size", RESTORE_SLOT_SIZE);
+	json_string(j, "script", b->with.restore);
+	json_end(j);
+	hex_member(j, "overlay_digest", b->ov.digest);
+	hex_member(j, "layout", b->layout);
+	hex_member(j, "digest", b->digest);
+	json_array_begin(j, "entries", JSON_BLOCK);
+	for (size_t i = 0; i < b->ov.n; i++) {
+		const struct overlay_entry *e = &b->ov.entries[i];
+
+		json_object_begin(j, NULL, JSON_INLINE);
+		json_string(j, "path", e->path);
+		json_string(j, "type", types[e->type]);
+		mode_member(j, "mode", e->mode);
+		if (e->type == OVERLAY_FILE) {
+			json_uint(j, "size", e->size);
+			hex_member(j, "sha256", e->sha256);
+		} else if (e->type == OVERLAY_SYMLINK) {
+			json_string(j, "target", e->target);
+		}
+		json_end(j);
+	}
+	json_end(j);
+}
+
+static int manifest(struct build *b)
+{
+	FILE *f = open_memstream(&b->manifest, &b->manifest_len);
+	struct json j;
+	int r;
 
 	if (!f)
 		return -ENOMEM;
-	fprintf(f, "{\n  \"format\": \"hackbackfs manifest 1\",\n  \"version\": \"%s\",\n", PACKAGE_VERSION);
-	fprintf(f, "  \"base\": {\"path\": ");
-	json_str(f, b->img->base_path);
-	fprintf(f, ", \"size\": %" PRIu64 ", \"fingerprint\": ", b->img->size);
-	{
-		char hex[DIGEST_HEX_LEN];
-		digest_hex(b->base_fp, hex);
-		fprintf(f, "\"%s\", \"fingerprint_kind\": \"%s\"},\n", hex, o->full_hash ? "full" : "sampled");
-	}
-	fprintf(f, "  \"partition\": {\"number\": %d, \"table\": \"%s\", \"offset\": %" PRIu64
-		   ", \"size\": %" PRIu64 ", \"fstype\": \"%s\", \"partuuid\": ",
-		p->number, p->table, p->offset, p->size, p->fstype);
-	if (p->uuid[0])
-		json_str(f, p->uuid);
-	else
-		fputs("null", f);
-	fputs("},\n", f);
-	fprintf(f, "  \"epoch\": %" PRId64 ", \"epoch_from\": \"%s\", \"keep_mtime\": %s, "
-		   "\"umask\": \"%04o\",\n", b->epoch, b->epoch_from,
-		o->keep_mtime ? "true" : "false", (unsigned)o->umask);
-	fprintf(f, "  \"restore_slot\": {\"path\": \"/%s\", \"size\": %u, \"script\": ",
-		RESTORE_SLOT_PATH, RESTORE_SLOT_SIZE);
-	if (o->restore)
-		json_str(f, o->restore);
-	else
-		fputs("null", f);
-	fputs("},\n", f);
-	json_hex(f, "overlay_digest", b->ov.digest, ",");
-	json_hex(f, "layout", b->layout, ",");
-	json_hex(f, "digest", b->digest, ",");
-	fputs("  \"entries\": [\n", f);
-	for (size_t i = 0; i < b->ov.n; i++) {
-		const struct overlay_entry *e = &b->ov.entries[i];
-		fputs("    {\"path\": ", f);
-		json_str(f, e->path);
-		fprintf(f, ", \"type\": \"%s\", \"mode\": \"%04o\"", types[e->type], (unsigned)e->mode);
-		if (e->type == OVERLAY_FILE) {
-			char hex[DIGEST_HEX_LEN];
-			digest_hex(e->sha256, hex);
-			fprintf(f, ", \"size\": %" PRIu64 ", \"sha256\": \"%s\"", e->size, hex);
-		} else if (e->type == OVERLAY_SYMLINK) {
-			fputs(", \"target\": ", f);
-			json_str(f, e->target);
-		}
-		fprintf(f, "}%s\n", i + 1 < b->ov.n ? "," : "");
-	}
-	fputs("  ]\n}\n", f);
-	return fclose(f) == 0 ? 0 : -ENOMEM;
+	json_init(&j, f);
+	json_object_begin(&j, NULL, JSON_BLOCK);
+	build_describe(b, &j);
+	json_end(&j);
+	r = json_done(&j);
+	if (fclose(f) != 0)
+		return -ENOMEM;
+	return r;
 }
 
 int build_image(const struct build_opts *o, struct build *b)
@@ -330,6 +300,13 @@ int build_image(const struct build_opts *o, struct build *b)
 
 	memset(b, 0, sizeof *b);
 	overlay_init(&b->ov);
+	b->with.full_hash = o->full_hash;
+	b->with.keep_mtime = o->keep_mtime;
+	b->with.umask = o->umask;
+	if (o->restore && !(b->with.restore = strdup(o->restore))) {
+		hb_error("%s", strerror(ENOMEM));
+		return -ENOMEM;
+	}
 	b->ov.keep_mtime = o->keep_mtime;
 	b->ov.umask = o->umask;
 	r = image_open(&b->img, o->base, o->partition);
@@ -360,7 +337,7 @@ int build_image(const struct build_opts *o, struct build *b)
 	};
 	if ((r = inject_overlay(b->img, &b->ov, &io)) < 0)
 		goto fail;
-	if ((r = identify(o, b, slot)) < 0 || (r = manifest(o, b)) < 0) {
+	if ((r = identify(o, b, slot)) < 0 || (r = manifest(b)) < 0) {
 		hb_error("computing the image's identity: %s", strerror(-r));
 		goto fail;
 	}
@@ -378,4 +355,6 @@ void build_free(struct build *b)
 	overlay_free(&b->ov);
 	free(b->manifest);
 	b->manifest = NULL;
+	free(b->with.restore);
+	b->with.restore = NULL;
 }

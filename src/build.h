@@ -49,11 +49,20 @@ struct build_opts {
 	int nocache;		/* hash every overlay file; no digest cache (dcache.h) */
 };
 
+/* A built image and what describes it: its identity, and what it was
+ * built with as far as its manifest and the exported cow file say, so
+ * that neither needs the options again. */
 struct build {
 	struct image *img;
 	struct overlay ov;
 	int64_t epoch;
 	const char *epoch_from;	/* "option", "SOURCE_DATE_EPOCH" or "base" */
+	struct {
+		int full_hash;	/* the base fingerprint hashes all of BASE */
+		int keep_mtime;
+		mode_t umask;
+		char *restore;	/* the restore script as given, or NULL */
+	} with;
 	unsigned char base_fp[DIGEST_LEN];
 	unsigned char layout[DIGEST_LEN];
 	unsigned char digest[DIGEST_LEN];
@@ -65,6 +74,12 @@ struct build {
  * Returns 0 or a negative errno after one hb_error(). */
 int build_image(const struct build_opts *o, struct build *b);
 void build_free(struct build *b);
+
+/* The manifest's members, written into the object open in j: what
+ * b->manifest holds, and what a description with members of its own
+ * (--export-cow's FILE.json) adds them to. */
+struct json;
+void build_describe(const struct build *b, struct json *j);
 
 /* The time stamp of everything injected: o->epoch when have_epoch, else
  * $SOURCE_DATE_EPOCH, else p's file system's last write time (creation

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "export.h"
+#include "json.h"
 #include "outfile.h"
 #include "util.h"
 
@@ -82,13 +83,13 @@ static int write_table(const struct build *b, struct outfile *o, uint64_t *n)
 	return r;
 }
 
-static int write_trailer(const struct build *b, struct outfile *o, uint64_t n, int full)
+static int write_trailer(const struct build *b, struct outfile *o, uint64_t n)
 {
 	unsigned char t[EXPORT_TRAILER_LEN];
 
 	memcpy(t, TRAILER_MAGIC, 8);
 	hb_put_le(t + 8, EXPORT_TRAILER_LEN, 4);
-	hb_put_le(t + 12, full ? FLAG_FULL_FINGERPRINT : 0, 4);
+	hb_put_le(t + 12, b->with.full_hash ? FLAG_FULL_FINGERPRINT : 0, 4);
 	hb_put_le(t + 16, n, 8);
 	hb_put_le(t + 24, b->img->size, 8);
 	memcpy(t + 32, b->base_fp, DIGEST_LEN);
@@ -99,27 +100,31 @@ static int write_trailer(const struct build *b, struct outfile *o, uint64_t n, i
 }
 
 /* FILE.json: the manifest with a "cow" member in front. */
-static int write_json(const struct build *b, struct outfile *o, const char *path,
-		      const struct export_result *res)
+static int write_json(const struct build *b, struct outfile *o, const struct export_result *res)
 {
-	const char *m = b->manifest ? strchr(b->manifest, '{') : NULL;
-	char head[512];
-	int len;
+	CLEANUP_FREE char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	struct json j;
+	int r;
 
-	if (!m) {
-		hb_error("%s: the image has no manifest", path);
-		return -EINVAL;
-	}
-	m++;
-	if (*m == '\n')
-		m++;
-	len = snprintf(head, sizeof head,
-		       "{\n  \"cow\": {\"format\": \"gem5 CowDiskImage 1.0\", \"trailer\": \"%s\", "
-		       "\"sectors\": %" PRIu64 ", \"file_bytes\": %" PRIu64
-		       ", \"gem5_table_bytes\": %" PRIu64 "},\n",
-		       TRAILER_MAGIC, res->sectors, res->file_bytes, res->table_bytes);
-	int r = outfile_write(o, head, (size_t)len);
-	return r < 0 ? r : outfile_write(o, m, strlen(m));
+	if (!f)
+		return -ENOMEM;
+	json_init(&j, f);
+	json_object_begin(&j, NULL, JSON_BLOCK);
+	json_object_begin(&j, "cow", JSON_INLINE);
+	json_string(&j, "format", "gem5 CowDiskImage 1.0");
+	json_string(&j, "trailer", TRAILER_MAGIC);
+	json_uint(&j, "sectors", res->sectors);
+	json_uint(&j, "file_bytes", res->file_bytes);
+	json_uint(&j, "gem5_table_bytes", res->table_bytes);
+	json_end(&j);
+	build_describe(b, &j);
+	json_end(&j);
+	r = json_done(&j);
+	if (fclose(f) != 0)
+		return -ENOMEM;
+	return r < 0 ? r : outfile_write(o, text, len);
 }
 
 /* Refuse to rename over BASE itself. */
@@ -139,8 +144,7 @@ int export_check_path(const char *path)
 	return outfile_check(path, "--export-cow");
 }
 
-int export_cow(const struct build *b, const struct build_opts *bo, const char *path,
-	       struct export_result *res)
+int export_cow(const struct build *b, const char *path, struct export_result *res)
 {
 	CLEANUP_FREE char *json_path = NULL;
 	struct outfile *cow = NULL, *json = NULL;
@@ -159,7 +163,7 @@ int export_cow(const struct build *b, const struct build_opts *bo, const char *p
 	if ((r = outfile_open(&cow, path, 0666)) < 0)
 		goto out;
 	if ((r = write_table(b, cow, &res->sectors)) < 0 ||
-	    (r = write_trailer(b, cow, res->sectors, bo->full_hash)) < 0)
+	    (r = write_trailer(b, cow, res->sectors)) < 0)
 		goto out;
 	header(h, res->sectors);
 	if ((r = outfile_pwrite(cow, h, sizeof h, 0)) < 0)
@@ -169,7 +173,7 @@ int export_cow(const struct build *b, const struct build_opts *bo, const char *p
 	if ((r = outfile_finish(cow)) < 0)
 		goto out;
 
-	if ((r = outfile_open(&json, json_path, 0666)) < 0 || (r = write_json(b, json, path, res)) < 0 ||
+	if ((r = outfile_open(&json, json_path, 0666)) < 0 || (r = write_json(b, json, res)) < 0 ||
 	    (r = outfile_finish(json)) < 0)
 		goto out;
 	/* The description first: a FILE in place always has its own. */

@@ -57,10 +57,9 @@ struct export_result {
 int export_check_path(const char *path);
 
 /* Write b's image (in its build phase: only the synthesized delta is
- * read), built with options bo, as a COW file at path, and path.json
- * beside it.  An existing path is replaced; BASE itself is refused. */
-int export_cow(const struct build *b, const struct build_opts *bo, const char *path,
-	       struct export_result *res);
+ * read) as a COW file at path, and path.json beside it.  An existing path
+ * is replaced; BASE itself is refused. */
+int export_cow(const struct build *b, const char *path, struct export_result *res);
 
 /* "sectors N", "file_bytes B", "gem5_table_bytes T" lines on f; a warning
  * on stderr when the table is larger than EXPORT_WARN_TABLE_BYTES. */

@@ -470,7 +470,7 @@ int main(int argc, char *argv[])
 		struct export_result res;
 		if (export_check_path(c.export_cow) < 0 || build_image(&bo, &b) < 0)
 			goto out;
-		if (export_cow(&b, &bo, c.export_cow, &res) == 0) {
+		if (export_cow(&b, c.export_cow, &res) == 0) {
 			print_digests(&b);
 			export_print(stdout, &res);
 			status = 0;
