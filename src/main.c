@@ -7,9 +7,13 @@
  *     hackbackfs --export-cow FILE [-o opt,...] BASE OVERLAY
  *
  * Parses the options (ours and FUSE's, in one fuse_opt table, as libfuse's
- * examples do), checks the mount point, builds the image, then hands it to
- * the FUSE front end.  Every failure before the mount is one error line and
- * exit status 1; nothing is mounted until the image is ready.
+ * examples do) once, into struct options; then main() is a straight line
+ * of steps, each taking what it needs from there: the command of run mode,
+ * FUSE's command line, the mount point claimed, FUSE's session (which
+ * checks FUSE's options), the build, and what the mode does with the
+ * image; what a step acquired is let go in reverse order.  Every failure
+ * before the mount is one error line and exit status 1; nothing is
+ * mounted until the image is ready.
  */
 #include "config.h"
 
@@ -34,34 +38,41 @@
 #include "runmode.h"
 #include "util.h"
 
-struct cli {
-	/* -o options, filled by fuse_opt_parse */
-	char *partition;
-	char *cow;
-	char *cow_limit;
-	char *owner;
-	char *epoch;
-	char *name;
-	char *m5;
-	char *restore;
-	char *umask;
-	char *read_ahead_kb;
-	int ro;
-	int keep_mtime;
-	int keep_owner;
-	int full_hash;
-	int nocache;
-	int no_auto_unmount;
-	/* modes and positional arguments */
+enum mode { MODE_MOUNT, MODE_DIGESTS, MODE_MANIFEST, MODE_EXPORT };
+
+/* The command line as given: fuse_opt_parse() fills this (the strings
+ * are allocated; options_free() frees them). */
+struct given {
+	char *partition, *cow, *cow_limit, *owner, *epoch, *name, *m5, *restore, *umask,
+		*read_ahead_kb, *export_cow;
+	int ro, keep_mtime, keep_owner, full_hash, nocache, no_auto_unmount;
 	int help, version, digests, manifest, verbose, overlay_dir;
 	char *base, *overlays, *mountpoint;
-	char *export_cow;
-	int npos;
+	int npos;	/* positional arguments seen */
+};
+
+/* Everything the command line says, parsed once (parse_options()). */
+struct options {
+	struct given given;
+
+	/* What they mean. */
+	enum mode mode;
+	char **cmd;			/* run mode: CMD and its arguments, or NULL */
+	const char *name;		/* the image file's name in MNT */
+	struct build_opts build;
+	uint64_t cow_limit;		/* bytes held in memory without -o cow= */
+	long read_ahead_kb;		/* mnt_read_ahead()'s: < 0 auto */
+	int guard;			/* start the unmount guard (mount.h) */
+
+	/* FUSE's: the arguments libfuse parses (fuse_parse_cmdline(), then
+	 * fuse_new() what is left), and what fuse_parse_cmdline() takes. */
+	struct fuse_args args;
+	struct fuse_cmdline_opts fuse;
 };
 
 enum { KEY_HELP, KEY_VERSION, KEY_DIGESTS, KEY_MANIFEST, KEY_VERBOSE, KEY_RO, KEY_OVERLAY_DIR };
 
-#define OPT(t, f) { t, offsetof(struct cli, f), 1 }
+#define OPT(t, f) { t, offsetof(struct options, given.f), 1 }
 static const struct fuse_opt cli_opts[] = {
 	OPT("partition=%s", partition),
 	OPT("cow=%s", cow),
@@ -95,22 +106,22 @@ static const struct fuse_opt cli_opts[] = {
 
 static int cli_proc(void *data, const char *arg, int key, struct fuse_args *out)
 {
-	struct cli *c = data;
+	struct options *o = data;
 
 	(void)out;
 	switch (key) {
-	case KEY_HELP: c->help = 1; return 0;
-	case KEY_VERSION: c->version = 1; return 0;
-	case KEY_DIGESTS: c->digests = 1; return 0;
-	case KEY_MANIFEST: c->manifest = 1; return 0;
-	case KEY_VERBOSE: c->verbose = 1; return 0;
-	case KEY_OVERLAY_DIR: c->overlay_dir = 1; return 0;
-	case KEY_RO: c->ro = 1; return 1;	/* FUSE mounts read-only too */
+	case KEY_HELP: o->given.help = 1; return 0;
+	case KEY_VERSION: o->given.version = 1; return 0;
+	case KEY_DIGESTS: o->given.digests = 1; return 0;
+	case KEY_MANIFEST: o->given.manifest = 1; return 0;
+	case KEY_VERBOSE: o->given.verbose = 1; return 0;
+	case KEY_OVERLAY_DIR: o->given.overlay_dir = 1; return 0;
+	case KEY_RO: o->given.ro = 1; return 1;	/* FUSE mounts read-only too */
 	case FUSE_OPT_KEY_NONOPT:
-		switch (c->npos++) {
-		case 0: c->base = strdup(arg); return 0;
-		case 1: c->overlays = strdup(arg); return 0;
-		case 2: c->mountpoint = strdup(arg); return 0;
+		switch (o->given.npos++) {
+		case 0: o->given.base = strdup(arg); return 0;
+		case 1: o->given.overlays = strdup(arg); return 0;
+		case 2: o->given.mountpoint = strdup(arg); return 0;
 		default:
 			hb_error("too many arguments: '%s' (see --help)", arg);
 			return -1;
@@ -256,71 +267,158 @@ bad:
 	return -EINVAL;
 }
 
-/* Fill the build options from the command line. */
-static int build_options(const struct cli *c, struct build_opts *o, uint64_t *cow_limit)
+/* The values of the -o options, each checked. */
+static int parse_values(struct options *o)
 {
+	const struct given *g = &o->given;
+	struct build_opts *bo = &o->build;
 	unsigned long long v;
 
-	memset(o, 0, sizeof *o);
-	o->base = c->base;
-	o->overlays = c->overlays;
-	o->m5 = c->m5;
-	o->restore = c->restore;
-	o->keep_owner = c->keep_owner;
-	o->keep_mtime = c->keep_mtime;
-	o->full_hash = c->full_hash;
-	o->nocache = c->nocache;
-	o->partition = PARTITION_AUTO;
-	if (c->partition) {
-		if (strcmp(c->partition, "whole") == 0)
-			o->partition = PARTITION_WHOLE;
+	bo->base = g->base;
+	bo->overlays = g->overlays;
+	bo->m5 = g->m5;
+	bo->restore = g->restore;
+	bo->keep_owner = g->keep_owner;
+	bo->keep_mtime = g->keep_mtime;
+	bo->full_hash = g->full_hash;
+	bo->nocache = g->nocache;
+	bo->partition = PARTITION_AUTO;
+	if (g->partition) {
+		if (strcmp(g->partition, "whole") == 0)
+			bo->partition = PARTITION_WHOLE;
 		/* Up to what libblkid can number (GPT tables may hold more than
 		 * 128 entries, logical partitions go on); one it does not find
 		 * is refused by the probe, naming those there are. */
-		else if (parse_uint(c->partition, "partition", INT_MAX, &v) < 0 || v == 0) {
+		else if (parse_uint(g->partition, "partition", INT_MAX, &v) < 0 || v == 0) {
 			if (v == 0)
 				hb_error("bad value for -o partition: '%s' (partitions count from 1)",
-					 c->partition);
+					 g->partition);
 			return -EINVAL;
 		} else
-			o->partition = (int)v;
+			bo->partition = (int)v;
 	}
-	if (c->owner && parse_owner(c->owner, &o->uid, &o->gid) < 0)
+	if (g->owner && parse_owner(g->owner, &bo->uid, &bo->gid) < 0)
 		return -EINVAL;
-	if (c->owner && c->keep_owner) {
+	if (g->owner && g->keep_owner) {
 		hb_error("-o owner and -o keep_owner exclude each other");
 		return -EINVAL;
 	}
-	if (c->epoch) {
+	if (g->epoch) {
 		/* The widest any inode holds; build_epoch() checks it against
 		 * the file system's inode size. */
-		if (parse_uint(c->epoch, "epoch", BUILD_EPOCH_MAX, &v) < 0)
+		if (parse_uint(g->epoch, "epoch", BUILD_EPOCH_MAX, &v) < 0)
 			return -EINVAL;
-		o->have_epoch = 1;
-		o->epoch = (int64_t)v;
+		bo->have_epoch = 1;
+		bo->epoch = (int64_t)v;
 	}
-	if (c->umask) {
+	if (g->umask) {
 		char *end;
 		errno = 0;
-		v = strtoull(c->umask, &end, 8);
-		if (errno || end == c->umask || *end || *c->umask == '-' || v > 0777) {
-			hb_error("bad value for -o umask: '%s' (octal, 0 to 0777, e.g. 022)", c->umask);
+		v = strtoull(g->umask, &end, 8);
+		if (errno || end == g->umask || *end || *g->umask == '-' || v > 0777) {
+			hb_error("bad value for -o umask: '%s' (octal, 0 to 0777, e.g. 022)", g->umask);
 			return -EINVAL;
 		}
-		o->umask = (mode_t)v;
+		bo->umask = (mode_t)v;
 	}
-	*cow_limit = 1ull << 30;
-	if (c->cow_limit && parse_size(c->cow_limit, cow_limit) < 0) {
+	o->cow_limit = 1ull << 30;
+	if (g->cow_limit && parse_size(g->cow_limit, &o->cow_limit) < 0) {
 		hb_error("bad value for -o cow_limit: '%s' (a size such as 512M or 2G, below 16E)",
-			 c->cow_limit);
+			 g->cow_limit);
 		return -EINVAL;
 	}
-	if (c->name && (!*c->name || strchr(c->name, '/') || strcmp(c->name, ".") == 0 ||
-			strcmp(c->name, "..") == 0 || strlen(c->name) > 200)) {
-		hb_error("bad value for -o name: '%s' (a plain file name)", c->name);
+	if (g->name && (!*g->name || strchr(g->name, '/') || strcmp(g->name, ".") == 0 ||
+			strcmp(g->name, "..") == 0 || strlen(g->name) > 200)) {
+		hb_error("bad value for -o name: '%s' (a plain file name)", g->name);
 		return -EINVAL;
+	}
+	o->name = g->name ? g->name : "hack-back";
+	o->read_ahead_kb = -1;	/* auto */
+	if (g->read_ahead_kb) {
+		if (parse_uint(g->read_ahead_kb, "read_ahead_kb", HB_READ_AHEAD_KB_MAX, &v) < 0)
+			return -EINVAL;
+		o->read_ahead_kb = (long)v;
 	}
 	return 0;
+}
+
+/* The whole command line into *o.  Returns 0, 1 when it has answered
+ * (--help, --version, --overlay-dir: exit status 0), or -1 after one
+ * error line.  options_free() in every case. */
+static int parse_options(int argc, char *argv[], struct options *o)
+{
+	static const char *const mode_names[] = {
+		[MODE_DIGESTS] = "digests", [MODE_MANIFEST] = "manifest", [MODE_EXPORT] = "export-cow",
+	};
+	const struct given *g = &o->given;
+
+	memset(o, 0, sizeof *o);
+	o->args = (struct fuse_args)FUSE_ARGS_INIT(argc, argv);
+	/* Run mode: everything after the first "--" is CMD, untouched by
+	 * fuse_opt_parse (which treats "--" on its own terms). */
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--") == 0) {
+			o->cmd = argv + i + 1;
+			argv[i] = NULL;
+			o->args.argc = i;
+			break;
+		}
+	if (fuse_opt_parse(&o->args, o, cli_opts, cli_proc) != 0)
+		return -1;
+	if (g->help) {
+		usage(stdout);
+		printf("FUSE options:\n");
+		fuse_cmdline_help();
+		fuse_lib_help(&o->args);
+		return 1;
+	}
+	if (g->version) {
+		printf("hackbackfs %s (libfuse %s)\n", PACKAGE_VERSION, fuse_pkgversion());
+		return 1;
+	}
+	if (g->overlay_dir) {
+		printf("%s\n", overlaydir_installed());
+		return 1;
+	}
+	hb_set_verbose(g->verbose);
+	if (g->digests + g->manifest + !!g->export_cow > 1) {
+		hb_error("--digests, --manifest and --export-cow exclude each other");
+		return -1;
+	}
+	o->mode = g->digests ? MODE_DIGESTS : g->manifest ? MODE_MANIFEST
+				   : g->export_cow ? MODE_EXPORT : MODE_MOUNT;
+	if (o->cmd && o->mode != MODE_MOUNT) {
+		hb_error("-- CMD runs only with a mount (BASE OVERLAY MNT -- CMD)");
+		return -1;
+	}
+	if (o->mode != MODE_MOUNT) {
+		if (g->npos != 2) {
+			hb_error("--%s takes BASE and OVERLAY (see --help)", mode_names[o->mode]);
+			return -1;
+		}
+	} else if (g->npos != 3) {
+		hb_error("%s (usage: hackbackfs [options] BASE OVERLAY MNT; see --help)",
+			 g->npos == 0 ? "no base image given" : g->npos == 1 ? "no overlay directory given"
+								 : "no mount point given");
+		return -1;
+	}
+	if (parse_values(o) < 0)
+		return -1;
+	/* A daemon that dies, even by SIGKILL, takes its mount with it:
+	 * fusermount3 waits on a socket for that (not for a caller's fd). */
+	o->guard = g->mountpoint && !g->no_auto_unmount && mnt_fd(g->mountpoint) < 0;
+	return 0;
+}
+
+static void options_free(struct options *o)
+{
+	struct given *g = &o->given;
+
+	fuse_opt_free_args(&o->args);
+	free(o->fuse.mountpoint);
+	free(g->partition); free(g->cow); free(g->cow_limit); free(g->owner); free(g->epoch);
+	free(g->name); free(g->m5); free(g->restore); free(g->umask); free(g->read_ahead_kb);
+	free(g->base); free(g->overlays); free(g->mountpoint); free(g->export_cow);
 }
 
 /* Large overlays keep a descriptor per mapped file open. */
@@ -348,175 +446,141 @@ static void print_digests(const struct build *b)
 	printf("digest %s\n", hex);
 }
 
-int main(int argc, char *argv[])
+/* libfuse takes the mount point and -f/-d/-s from args; it checks every
+ * other option when the session is created (open_session()). */
+static int parse_fuse_cmdline(struct options *o)
 {
-	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
-	struct fuse_cmdline_opts fo;
-	struct cli c = { 0 };
-	struct build_opts bo;
-	struct build b;
-	struct fusefs *fs = NULL;
-	struct runmode *run = NULL;
-	char **cmd = NULL;
-	uint64_t cow_limit;
-	int r, status = 1, mnt_lock = -1;
+	if (o->given.mountpoint)
+		fuse_opt_add_arg(&o->args, o->given.mountpoint);
+	return fuse_parse_cmdline(&o->args, &o->fuse) == 0 ? 0 : -1;
+}
 
-	/* Run mode: everything after the first "--" is CMD, untouched by
-	 * fuse_opt_parse (which treats "--" on its own terms). */
-	for (int i = 1; i < argc; i++)
-		if (strcmp(argv[i], "--") == 0) {
-			cmd = argv + i + 1;
-			argv[i] = NULL;
-			args.argc = i;
-			break;
-		}
-	memset(&fo, 0, sizeof fo);
-	if (fuse_opt_parse(&args, &c, cli_opts, cli_proc) != 0)
-		goto out;
-	if (c.help) {
-		usage(stdout);
-		printf("FUSE options:\n");
-		fuse_cmdline_help();
-		fuse_lib_help(&args);
-		status = 0;
-		goto out;
-	}
-	if (c.version) {
-		printf("hackbackfs %s (libfuse %s)\n", PACKAGE_VERSION, fuse_pkgversion());
-		status = 0;
-		goto out;
-	}
-	if (c.overlay_dir) {
-		printf("%s\n", overlaydir_installed());
-		status = 0;
-		goto out;
-	}
-	hb_set_verbose(c.verbose);
-	if (c.digests + c.manifest + !!c.export_cow > 1) {
-		hb_error("--digests, --manifest and --export-cow exclude each other");
-		goto out;
-	}
-	if (cmd && (c.digests || c.manifest || c.export_cow)) {
-		hb_error("-- CMD runs only with a mount (BASE OVERLAY MNT -- CMD)");
-		goto out;
-	}
-	if (c.digests || c.manifest || c.export_cow) {
-		if (c.npos != 2) {
-			hb_error("--%s takes BASE and OVERLAY (see --help)",
-				 c.digests ? "digests" : c.manifest ? "manifest" : "export-cow");
-			goto out;
-		}
-	} else if (c.npos != 3) {
-		hb_error("%s (usage: hackbackfs [options] BASE OVERLAY MNT; see --help)",
-			 c.npos == 0 ? "no base image given" : c.npos == 1 ? "no overlay directory given"
-								 : "no mount point given");
-		goto out;
-	}
-	if (build_options(&c, &bo, &cow_limit) < 0)
-		goto out;
-	if (cmd && runmode_prepare(&run, cmd, c.mountpoint, c.name ? c.name : "hack-back",
-				   &status) < 0)
-		goto out;
-	raise_fd_limit();
-
-	/* libfuse takes the mount point and -f/-d/-s from args, and checks
-	 * every other option when the session is created: an unknown one is
-	 * an error in every mode, also where nothing is mounted (a typo must
-	 * not give the digests of another configuration). */
-	if (c.mountpoint)
-		fuse_opt_add_arg(&args, c.mountpoint);
-	if (fuse_parse_cmdline(&args, &fo) != 0)
-		goto out;
-	int guard = 0;
-	if (c.mountpoint) {
-		if (mnt_claim(c.mountpoint, &mnt_lock) < 0)
-			goto out;
-		/* A daemon that dies, even by SIGKILL, takes its mount with
-		 * it: fusermount3 waits on a socket for that (not for a
-		 * caller's fd). */
-		guard = !c.no_auto_unmount && mnt_fd(c.mountpoint) < 0;
-		if (guard)
-			fuse_opt_add_arg(&args, "-oauto_unmount");
-	}
+/* FUSE's session, nothing mounted yet.  An unknown option is an error
+ * here in every mode, also where nothing is mounted: a typo must not give
+ * the digests of another configuration. */
+static int open_session(struct options *o, struct runmode *run, int *lock, struct fusefs **fs)
+{
+	if (o->guard)
+		fuse_opt_add_arg(&o->args, "-oauto_unmount");
 	/* The kernel checks every open against the modes that fusefs.c
 	 * derives from BASE's: with -o allow_other, another user reads
 	 * (writes) the image only where BASE lets them. */
-	fuse_opt_add_arg(&args, "-odefault_permissions");
-	long read_ahead_kb = -1;	/* auto */
-	if (c.read_ahead_kb) {
-		unsigned long long v;
-		if (parse_uint(c.read_ahead_kb, "read_ahead_kb", HB_READ_AHEAD_KB_MAX, &v) < 0)
-			goto out;
-		read_ahead_kb = (long)v;
-	}
+	fuse_opt_add_arg(&o->args, "-odefault_permissions");
+
 	struct fusefs_config cfg = {
-		.name = c.name ? c.name : "hack-back",
-		.mountpoint = fo.mountpoint,
-		.base = c.base,
-		.foreground = fo.foreground || run,
-		.singlethread = fo.singlethread,
-		.clone_fd = fo.clone_fd,
+		.name = o->name,
+		.mountpoint = o->fuse.mountpoint,
+		.base = o->given.base,
+		.foreground = o->fuse.foreground || run,
+		.singlethread = o->fuse.singlethread,
+		.clone_fd = o->fuse.clone_fd,
 		/* libfuse's "unset" is UINT_MAX: idle threads then never end */
-		.max_idle_threads = fo.max_idle_threads == UINT_MAX ? 8 : fo.max_idle_threads,
-		.read_ahead_kb = read_ahead_kb,
+		.max_idle_threads = o->fuse.max_idle_threads == UINT_MAX ? 8 : o->fuse.max_idle_threads,
+		.read_ahead_kb = o->read_ahead_kb,
 		.run = run,
-		.guard = guard,
-		.mnt_lock = &mnt_lock,
+		.guard = o->guard,
+		.mnt_lock = lock,
 	};
-	if (fusefs_new(&fs, &cfg, &args) < 0)
-		goto out;
+	return fusefs_new(fs, &cfg, &o->args);
+}
 
-	if (c.export_cow) {
-		struct export_result res;
-		if (export_check_path(c.export_cow) < 0 || build_image(&bo, &b) < 0)
-			goto out;
-		if (export_cow(&b, c.export_cow, &res) == 0) {
-			print_digests(&b);
-			export_print(stdout, &res);
-			status = 0;
-		}
-		build_free(&b);
-		goto out;
-	}
-	if (c.digests || c.manifest) {
-		if (build_image(&bo, &b) < 0)
-			goto out;
-		if (c.digests)
-			print_digests(&b);
-		else
-			fputs(b.manifest, stdout);
-		build_free(&b);
-		status = 0;
-		goto out;
-	}
+/* --export-cow: the file, then the digests and its figures. */
+static int export(const struct options *o, const struct build *b)
+{
+	struct export_result res;
 
-	if (build_image(&bo, &b) < 0)
-		goto out;
-	r = image_freeze(b.img, cow_limit, c.ro);
-	if (r == 0 && c.cow)
-		r = image_attach_cow(b.img, c.cow, b.digest);
+	if (export_cow(b, o->given.export_cow, &res) < 0)
+		return 1;
+	print_digests(b);
+	export_print(stdout, &res);
+	return 0;
+}
+
+/* Mount and serve until unmounted (or, in run mode, until CMD ends). */
+static int serve(const struct options *o, struct fusefs *fs, struct build *b)
+{
+	int r = image_freeze(b->img, o->cow_limit, o->given.ro);
+
+	if (r == 0 && o->given.cow)
+		r = image_attach_cow(b->img, o->given.cow, b->digest);
 	if (r == 0) {
-		hb_info("serving %s/%s (%" PRIu64 " bytes)", c.mountpoint, cfg.name, b.img->size);
-		r = fusefs_serve(fs, &b);
+		hb_info("serving %s/%s (%" PRIu64 " bytes)", o->given.mountpoint, o->name,
+			b->img->size);
+		r = fusefs_serve(fs, b);
 	}
-	fusefs_free(fs);	/* before the image it serves */
+	return r < 0 ? 1 : 0;
+}
+
+/* Run mode's exit status: CMD's; a failure of ours after a clean CMD is
+ * still one (and where CMD never ran, ours). */
+static int run_end(struct runmode *run, int status)
+{
+	int cs = runmode_finish(run);
+
+	runmode_free(run);
+	return cs ? cs : status;
+}
+
+int main(int argc, char *argv[])
+{
+	struct options o;
+	struct runmode *run = NULL;
+	struct fusefs *fs = NULL;
+	struct build b;
+	int r, status = 1, lock = -1;
+
+	r = parse_options(argc, argv, &o);
+	if (r != 0) {
+		status = r > 0 ? 0 : 1;
+		goto out_options;
+	}
+	/* Before anything changes signals or limits: CMD gets the caller's. */
+	if (o.cmd && runmode_prepare(&run, o.cmd, o.given.mountpoint, o.name, &status) < 0)
+		goto out_options;
+	raise_fd_limit();
+	/* libfuse's part of the command line, once CMD has been looked up: a
+	 * CMD not found is status 127 whatever the mount point. */
+	if (parse_fuse_cmdline(&o) < 0)
+		goto out_run;
+	if (o.given.mountpoint && mnt_claim(o.given.mountpoint, &lock) < 0)
+		goto out_run;
+	if (open_session(&o, run, &lock, &fs) < 0)
+		goto out_lock;
+	if (o.mode == MODE_EXPORT && export_check_path(o.given.export_cow) < 0)
+		goto out_session;
+	if (build_image(&o.build, &b) < 0)
+		goto out_session;
+
+	switch (o.mode) {
+	case MODE_DIGESTS:
+		print_digests(&b);
+		status = 0;
+		break;
+	case MODE_MANIFEST:
+		fputs(b.manifest, stdout);
+		status = 0;
+		break;
+	case MODE_EXPORT:
+		status = export(&o, &b);
+		break;
+	case MODE_MOUNT:
+		status = serve(&o, fs, &b);
+		break;
+	}
+
+	/* The session goes first: once it has served the image, its end
+	 * (libfuse's destroy) flushes it. */
+	fusefs_free(fs);
 	fs = NULL;
 	build_free(&b);
-	status = r < 0 ? 1 : 0;
-	if (run) {
-		/* CMD's status; a failure of ours after a clean CMD is still one */
-		int cs = runmode_finish(run);
-		status = cs ? cs : status;
-	}
-
-out:
-	mnt_unlock(&mnt_lock);
-	runmode_free(run);
+out_session:
 	fusefs_free(fs);
-	fuse_opt_free_args(&args);
-	free(fo.mountpoint);
-	free(c.partition); free(c.cow); free(c.cow_limit); free(c.owner); free(c.epoch);
-	free(c.name); free(c.m5); free(c.restore); free(c.umask); free(c.read_ahead_kb);
-	free(c.base); free(c.overlays); free(c.mountpoint); free(c.export_cow);
+out_lock:
+	mnt_unlock(&lock);
+out_run:
+	if (run)
+		status = run_end(run, status);
+out_options:
+	options_free(&o);
 	return status;
 }
