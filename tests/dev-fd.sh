@@ -26,9 +26,11 @@ rc=0
 "$FDMOUNT" "$tmp/fdmnt" "$HB" "$tmp/base.img" "$tmp/ov" @FD@ 2>"$tmp/fd.err" || rc=$?
 [ "$rc" -eq 0 ] || fail "fdmount + hackbackfs /dev/fd/N exited $rc: $(cat "$tmp/fd.err")"
 is_mounted "$tmp/fdmnt" || fail "$tmp/fdmnt is not mounted"
+# (The loop's status is its last test's: "|| :", or set -e ends the
+# script without a word when the last hackbackfs listed is not ours.)
 pid=$(pgrep -x hackbackfs | while read -r p; do
 	tr '\0' '\n' <"/proc/$p/cmdline" | grep -q "^/dev/fd/[0-9]*$" &&
-		tr '\0' '\n' <"/proc/$p/cmdline" | grep -qxF "$tmp/ov" && echo "$p"; done)
+		tr '\0' '\n' <"/proc/$p/cmdline" | grep -qxF "$tmp/ov" && echo "$p" || :; done)
 [ -n "$pid" ] || fail "no hackbackfs serves /dev/fd/N"
 echo "$pid" >>"$tmp/hb.pids"
 got=$(sha256_of "$tmp/fdmnt/hack-back")
