@@ -22,7 +22,9 @@
 #   restore B   (mount: -o restore=B; export: --command "B") B fails with
 #               status 3: hack_back.py exits 3, B's marker, not A's
 # Both modes run all three on every image (a restore costs seconds, only the
-# checkpoint boots are slow). Once, on the first image:
+# checkpoint boots are slow). Once, on the first image in mount mode: restore
+# v25, the stand-in posing as gem5 v25 (HACKBACK_STANDIN_API=v25), a script
+# whose hypercall 2 must reach hack_back.py's own v25 exit handler; and
 # restores with other cores, other memory and onto another image's layout
 # each get one clear message, exit 2, and start no machine.
 # Environment: as boot.sh (HACKBACK_GUEST_TIMEOUT is per simulate(), default
@@ -34,7 +36,7 @@ prog=standin.sh
 . "$(dirname "$0")/common.sh"
 
 case ${1:-} in
-    '' | -h | --help) sed -n '2,31p' "$0"; exit 2 ;;
+    '' | -h | --help) sed -n '2,/^# SPDX/p' "$0" | sed '$d'; exit 2 ;;
 esac
 hackbackfs=$(readlink -f "$1")
 [ -x "$hackbackfs" ] || { say "not an executable: $1"; exit 1; }
@@ -64,6 +66,10 @@ make_work standin
 trap_cleanup
 write_restore_scripts
 printf '%s\n' '#!/bin/sh' 'echo "HACKBACK-RESTORE-MARKER-$((6 * 9))-beta"' 'exit 3' >"$work/restore-b.sh"
+# For the stand-in posing as gem5 v25: a hypercall from the guest first.
+printf '%s\n' '#!/bin/sh' '/sbin/m5 hypercall 2' 'echo "HACKBACK-RESTORE-MARKER-$((5 * 5))-v25"' \
+    >"$work/restore-c.sh"
+marker_c=HACKBACK-RESTORE-MARKER-25-v25
 
 image_dir() {
     case $1 in
@@ -147,6 +153,18 @@ for i in $images; do
             --restore "$work/cpt-$i-m-ckpt"
         if [ -z "$first" ]; then
             first=$i
+            # The stand-in posing as gem5 v25 (exit handlers, hypercalls):
+            # hack_back.py's own handler takes the guest's hypercall 2 and
+            # the run goes on to the script's end.
+            mount_image "$i-c" "m5=$m5,restore=$work/restore-c.sh" "$overlay"
+            export HACKBACK_STANDIN_API=v25
+            restore "$i-m-v25" 0 "$marker_c" "$marker_a" --image "$work/mnt-$i-c/hack-back" \
+                --restore "$work/cpt-$i-m-ckpt" &&
+                has "$work/$i-m-v25.out" "has exit handlers: hack_back.py handles hypercalls" \
+                    "$i-m-v25: hack_back.py did not register v25 handlers" &&
+                has "$work/$i-m-v25.out" "hack-back: hypercall 2 (after_boot started) at tick .*: continuing" \
+                    "$i-m-v25: the guest's hypercall 2 did not reach hack_back.py's handler"
+            unset HACKBACK_STANDIN_API
             # Wrong restores: one message, exit 2, no machine started.
             for w in "cores:--cores 2:cores 1 at the checkpoint, 2 now" \
                      "mem:--mem 512MiB:memory bytes 1073741824 at the checkpoint" \
