@@ -42,11 +42,17 @@ fi
 # modules have the paths hack_back.py imports.
 ( cd "$top_srcdir/tests/guest/gem5standin" &&
   python3 -B -c 'import sys, glob; [compile(open(f).read(), f, "exec") for f in glob.glob("**/*.py", recursive=True) + ["gem5-standin"]]' &&
-  python3 -B -c 'import gem5.components.boards.x86_board, gem5.components.boards.arm_board, gem5.components.boards.riscv_board, gem5.simulate.simulator, gem5.components.processors.simple_switchable_processor' ) ||
+  python3 -B -c 'import gem5.components.boards.x86_board, gem5.components.boards.arm_board, gem5.components.boards.riscv_board, gem5.simulate.simulator, gem5.components.processors.simple_switchable_processor' &&
+  HACKBACK_STANDIN_API=v25 python3 -B -c 'import gem5.simulate.exit_handler, gem5.simulate.simulator' ) ||
 	{ echo "FAIL: the gem5 stand-in does not compile or import"; exit 1; }
-# hack_back.py's board set-up for x86, arm and riscv on the stand-in (no boot).
-python3 -B "$top_srcdir/tests/guest/gem5standin/selftest.py" "$top_srcdir/contrib/gem5" 2>&1 ||
-	{ echo "FAIL: hack_back.py's boards on the gem5 stand-in"; exit 1; }
+# hack_back.py's board set-up for x86, arm and riscv and its exit handling on
+# the stand-in (no boot), posing as gem5 v24.0 and as v25 (exit handlers,
+# hypercalls).
+for api in v24 v25; do
+	HACKBACK_STANDIN_API=$api python3 -B "$top_srcdir/tests/guest/gem5standin/selftest.py" \
+		"$top_srcdir/contrib/gem5" 2>&1 ||
+		{ echo "FAIL: hack_back.py on the gem5 stand-in posing as $api"; exit 1; }
+done
 cd "$top_srcdir/contrib/gem5"
 # -B: no __pycache__ (the source tree may be read-only, as in distcheck).
 python3 -B -c 'import sys; [compile(open(f).read(), f, "exec") for f in sys.argv[1:]]' \

@@ -1,4 +1,5 @@
-# gem5 stdlib run script (gem5 v23/v24, v25's defaults kept) for a hack-back
+# gem5 stdlib run script (gem5 v23 to v25: v25's hypercalls go to its exit
+# handlers, found by import; older versions see exit events only) for a hack-back
 # image served by hackbackfs: boot, take the checkpoint the guest asks for,
 # or restore it and run a benchmark's restore script. See README.md beside it.
 # SPDX-License-Identifier: BSD-3-Clause
@@ -468,6 +469,54 @@ def setup_board(args):
     return board
 
 
+def hypercall_registrar():
+    """gem5 v25's way to handle a hypercall (gem5.simulate.exit_handler), as
+    register(id, func(simulator, payload) -> end?, description); None on a
+    gem5 without it (v24 and older: everything arrives through
+    on_exit_event). Found by import, not by version number."""
+    try:
+        from gem5.simulate import exit_handler
+    except ImportError:
+        return None
+    register = getattr(exit_handler, "register_exit_handler", None)
+    if register is not None:
+        return register
+    base = getattr(exit_handler, "ExitHandler", None)
+    if base is None:
+        return None
+
+    def register(num, func, description):
+        # The same thing by hand: the class keyword registers the subclass.
+        class HackBackHandler(base, hypercall_num=num):
+            def __init__(self, payload):
+                super().__init__(payload)
+                self._end = False
+
+            def get_handler_description(self):
+                return description
+
+            def _process(self, simulator):
+                self._end = bool(func(simulator, self._payload))
+
+            def _exit_simulation(self):
+                return self._end
+        return HackBackHandler
+    return register
+
+
+# v25's hypercalls that hack_back.py handles itself (the others keep gem5's
+# defaults): the boot markers of gem5-resources' images, and the
+# hypercall forms of m5 workbegin, workend and checkpoint.
+HYPERCALLS = {
+    1: "kernel booted",
+    2: "after_boot started",
+    3: "after_boot finished",
+    4: "work begin",
+    5: "work end",
+    7: "checkpoint",
+}
+
+
 def run(args, startup):
     """Build the board, simulate, return the process's exit status."""
     import m5
@@ -484,73 +533,108 @@ def run(args, startup):
             return startup
         return hackback_digest.store(str(checkpoint_dir), args.image)
 
-    def on_checkpoint():
-        """ExitEvent.CHECKPOINT: the guest ran `m5 checkpoint`."""
-        while True:
-            simulator.save_checkpoint(checkpoint_dir)
-            state["checkpointed"] = True
-            store_machine(str(checkpoint_dir), args.machine)
-            try:
-                saved = store_digests()
-            except hackback_digest.HackbackDigestError as e:
-                print(f"hack-back: checkpoint saved in {checkpoint_dir}, but its digests "
-                      f"could not be stored: {e}", file=sys.stderr)
-                state["digest_error"] = True
-                yield True
-                continue
-            if saved["layout"] != startup["layout"]:
-                print("hack-back: WARNING: the image's layout changed during the run "
-                      f"({startup['layout']} -> {saved['layout']})", file=sys.stderr)
-            print(f"hack-back: checkpoint saved in {checkpoint_dir} "
-                  f"(layout {saved['layout']}; {state['markers']} boot marker(s) before it)")
-            yield not args.continue_after_checkpoint
+    # Each handler returns True when the run ends.
+    def checkpoint():
+        """The guest ran `m5 checkpoint` (or hypercall 7)."""
+        simulator.save_checkpoint(checkpoint_dir)
+        state["checkpointed"] = True
+        store_machine(str(checkpoint_dir), args.machine)
+        try:
+            saved = store_digests()
+        except hackback_digest.HackbackDigestError as e:
+            print(f"hack-back: checkpoint saved in {checkpoint_dir}, but its digests "
+                  f"could not be stored: {e}", file=sys.stderr)
+            state["digest_error"] = True
+            return True
+        if saved["layout"] != startup["layout"]:
+            print("hack-back: WARNING: the image's layout changed during the run "
+                  f"({startup['layout']} -> {saved['layout']})", file=sys.stderr)
+        print(f"hack-back: checkpoint saved in {checkpoint_dir} "
+              f"(layout {saved['layout']}; {state['markers']} boot marker(s) before it)")
+        return not args.continue_after_checkpoint
+
+    def boot_marker(what):
+        """Before the checkpoint of a checkpoint run, every exit is a boot
+        marker (gem5-resources' gem5_init.sh exits once the kernel is up):
+        count it and go on. Returns None when it is not one."""
+        if args.restore or state["checkpointed"]:
+            return None
+        state["markers"] += 1
+        print(f"hack-back: boot marker {state['markers']} ({what} before the "
+              f"checkpoint, tick {simulator.get_current_tick()}): continuing")
+        return False
 
     def on_exit():
-        """ExitEvent.EXIT. Before the checkpoint of a checkpoint run it is a
-        boot marker (gem5-resources' gem5_init.sh runs `gem5-bridge exit`
-        once the kernel is up): count it and go on. Otherwise it ends the run."""
-        while True:
-            if args.restore or state["checkpointed"]:
-                yield True
-                continue
-            state["markers"] += 1
-            print(f"hack-back: boot marker {state['markers']} (m5 exit before the "
-                  f"checkpoint, tick {simulator.get_current_tick()}): continuing")
-            yield False
+        """m5 exit: a boot marker, or the end of the run."""
+        end = boot_marker("m5 exit")
+        return True if end is None else end
 
-    def on_workbegin():
-        while True:
-            if args.switch_cpu:
-                print(f"hack-back: m5 workbegin: switching {args.cpu} -> {args.switch_cpu}")
-                board.get_processor().switch()
-            m5.stats.reset()
-            yield False
+    def workbegin():
+        if args.switch_cpu:
+            print(f"hack-back: m5 workbegin: switching {args.cpu} -> {args.switch_cpu}")
+            board.get_processor().switch()
+        m5.stats.reset()
+        return False
 
-    def on_workend():
-        while True:
-            m5.stats.dump()
-            yield False
+    def workend():
+        m5.stats.dump()
+        return False
 
-    # v25's hypercalls keep their default handlers (1 kernel booted and 2
-    # after_boot started continue); the classic m5 ops arrive here.
+    def hypercall(num):
+        """v25: hypercall NUM. 1 and 2 go on, as gem5's defaults do; 3 (the
+        image's after_boot script finished) is a boot marker before the
+        checkpoint and ends the run after it, as gem5's default does."""
+        def handle(simulator_, payload):
+            if num == 7:
+                return checkpoint()
+            if num == 4:
+                return workbegin()
+            if num == 5:
+                return workend()
+            end = boot_marker(f"hypercall {num}, {HYPERCALLS[num]},")
+            if end is None:
+                end = num == 3
+                print(f"hack-back: hypercall {num} ({HYPERCALLS[num]}) at tick "
+                      f"{simulator.get_current_tick()}: {'ending' if end else 'continuing'}")
+            return end
+        return handle
+
+    def forever(handler):
+        """A handler as an on_exit_event generator (every gem5 from 22.1
+        takes generators)."""
+        while True:
+            yield handler()
+
+    register = hypercall_registrar()
+    if register is not None:
+        for num, what in HYPERCALLS.items():
+            register(num, hypercall(num), f"hack-back: {what}")
+        print(f"hack-back: gem5 {gem5_version() or '?'} has exit handlers: hack_back.py "
+              f"handles hypercalls {', '.join(map(str, HYPERCALLS))}")
     simulator = Simulator(
         board=board,
         on_exit_event={
-            ExitEvent.CHECKPOINT: on_checkpoint(),
-            ExitEvent.EXIT: on_exit(),
-            ExitEvent.WORKBEGIN: on_workbegin(),
-            ExitEvent.WORKEND: on_workend(),
+            ExitEvent.CHECKPOINT: forever(checkpoint),
+            ExitEvent.EXIT: forever(on_exit),
+            ExitEvent.WORKBEGIN: forever(workbegin),
+            ExitEvent.WORKEND: forever(workend),
         },
     )
     simulator.run()
     cause = simulator.get_last_exit_event_cause()
     code = simulator.get_last_exit_event_code()
+    hid = simulator.get_hypercall_id() if hasattr(simulator, "get_hypercall_id") else 0
+    if hid:
+        cause = f"hypercall {hid}" + (f" ({HYPERCALLS[hid]})" if hid in HYPERCALLS else "")
     print(f"hack-back: simulation ended at tick {simulator.get_current_tick()}: {cause}"
           f" (code {code})")
-    try:
-        event = ExitEvent.translate_exit_status(cause)
-    except NotImplementedError:
-        event = None
+    if hid:
+        event = ExitEvent.CHECKPOINT if hid == 7 else None
+    else:
+        try:
+            event = ExitEvent.translate_exit_status(cause)
+        except NotImplementedError:
+            event = None
     if not args.restore and not state["checkpointed"]:
         print(f"hack-back: the simulation ended before the guest's m5 checkpoint "
               f"({state['markers']} boot marker(s) seen): no checkpoint in {checkpoint_dir}",

@@ -1,9 +1,10 @@
 #!/bin/sh
-# Look-alikes of gem5-resources' official x86 Ubuntu 22.04/24.04 images, made
-# from the cached Debian guest (build-image.sh) with what matters to hack-back:
+# Look-alikes of gem5-resources' official x86 Ubuntu images, made from the
+# cached Debian guest (build-image.sh) with what matters to hack-back:
 #
-#   tests/guest/lookalike.sh VARIANT [CACHE_DIR]      VARIANT: dropin | unit
+#   tests/guest/lookalike.sh VARIANT [CACHE_DIR]   VARIANT: dropin | unit | bionic
 #
+# dropin and unit, the 22.04/24.04 images:
 #   * GPT: partition 1 a 1 MiB bios_grub, partition 2 the ext4 root file system
 #     (fixed disk and partition GUIDs);
 #   * /sbin/init -> /sbin/gem5_init.sh: mounts proc and sys, prints "Kernel
@@ -18,6 +19,14 @@
 #     /etc/systemd/system/serial-getty@.service.d/override.conf (newer builds),
 #     VARIANT unit as a replaced /lib/systemd/system/serial-getty@.service
 #     (older builds).
+# bionic, the 18.04 family (hack-back, npb, boot-exit):
+#   * MBR: one ext4 partition at 1 MiB, partition 1 (fixed disk signature);
+#   * /sbin/init is systemd; the image's own m5 at /sbin/m5 (the stand-in's
+#     guest m5);
+#   * autologin of root by a replaced /lib/systemd/system/serial-getty@.service;
+#   * root's .bashrc runs the image's readfile flow (prints
+#     LOOKALIKE-AFTER-BOOT-RAN, m5 readfile > /tmp/script, runs it, m5 exit),
+#     which the overlay's .bashrc replaces.
 #
 # Prints the directory: DIR/disk.img, DIR/vmlinuz and DIR/initrd.img (links to
 # the Debian guest's). Cached in CACHE/lookalike-VARIANT-<key>/, the key being
@@ -28,8 +37,8 @@
 set -eu
 PATH=$PATH:/usr/sbin:/sbin
 say() { printf 'lookalike: %s\n' "$*" >&2; }
-variant=${1:?usage: lookalike.sh dropin|unit [CACHE_DIR]}
-case $variant in dropin | unit) ;; *) say "unknown variant $variant"; exit 2 ;; esac
+variant=${1:?usage: lookalike.sh dropin|unit|bionic [CACHE_DIR]}
+case $variant in dropin | unit | bionic) ;; *) say "unknown variant $variant"; exit 2 ;; esac
 here=$(cd "$(dirname "$0")" && pwd)
 cache=${2:-${HACKBACK_GUEST_CACHE:-$PWD/tests/guest/cache}}
 for t in sfdisk mke2fs e2fsck; do
@@ -56,6 +65,61 @@ trap 'rm -rf --one-file-system "$work"' EXIT
 mkdir -p "$work"
 root=$work/rootfs
 cp -a "$base/rootfs" "$root"
+agetty_args='--noclear --keep-baud 115200,57600,38400,9600 %I $TERM'
+
+# replace_getty USER: autologin USER by rewriting the serial-getty unit itself.
+replace_getty() {
+    unit=$root/lib/systemd/system/serial-getty@.service
+    sed "s|^ExecStart=.*|ExecStart=-/sbin/agetty --autologin $1 $agetty_args|" \
+        "$unit" >"$unit.new"
+    grep -q "autologin $1" "$unit.new" || { say "no ExecStart= in $unit"; exit 1; }
+    mv "$unit.new" "$unit"
+}
+
+# finish: the look-alike's directory (disk.img, the Debian guest's kernel and
+# initrd) into the cache.
+finish() {
+    rm -rf --one-file-system "$root"
+    ln -s "$base/vmlinuz" "$work/vmlinuz"
+    ln -s "$base/initrd.img" "$work/initrd.img"
+    touch "$work/done"
+    rm -rf "$out"
+    mv "$work" "$out"
+    trap - EXIT
+    say "built $out ($(($(date +%s) - t0)) s)"
+    echo "$out"
+}
+
+mib=1536
+disk=$work/disk.img
+if [ "$variant" = bionic ]; then
+    install -m 0755 "$here/gem5standin/guest-m5.sh" "$root/sbin/m5"
+    replace_getty root
+    cat >"$root/root/.bashrc" <<'EOF_BASHRC'
+# root (look-alike of the 18.04 family): run what m5 readfile returns, then
+# end the simulation.
+echo "LOOKALIKE-AFTER-BOOT-RAN"
+/sbin/m5 readfile >/tmp/script
+chmod 755 /tmp/script
+if [ -s /tmp/script ]; then
+    /tmp/script
+    sync
+    /sbin/m5 exit
+fi
+echo "No script found"
+EOF_BASHRC
+    partuuid=62696f6e-01  # "bion": not the Debian image's 6861636b
+    printf 'PARTUUID=%s\t/\text4\trw,relatime\t0\t0\n' "$partuuid" >"$root/etc/fstab"
+    truncate -s ${mib}M "$disk"
+    printf '%s\n' 'label: dos' 'label-id: 0x62696f6e' 'start=2048, type=83' |
+        sfdisk --quiet --no-reread --no-tell-kernel "$disk" >/dev/null
+    mke2fs -q -F -t ext4 -b 4096 -L lookalike-root -U 6861636b-6c6b-6165-2d66-730000000001 \
+        -E offset=1048576,hash_seed=6861636b-6c6b-6165-2d68-617368736565 \
+        -d "$root" "$disk" $(((mib - 1) * 256))
+    e2fsck -fn "$disk?offset=1048576" >/dev/null 2>&1 || { say "e2fsck found problems"; exit 1; }
+    finish
+    exit 0
+fi
 
 # --- boot chain: /sbin/init -> gem5_init.sh ---------------------------------
 cat >"$root/sbin/gem5_init.sh" <<'EOF'
@@ -108,21 +172,15 @@ chown -R 1000:1000 "$root/home/gem5"
 if [ "$variant" = dropin ]; then
     mkdir -p "$root/etc/systemd/system/serial-getty@.service.d"
     printf '%s\n' '[Service]' 'ExecStart=' \
-        'ExecStart=-/sbin/agetty --autologin gem5 --noclear --keep-baud 115200,57600,38400,9600 %I $TERM' \
+        "ExecStart=-/sbin/agetty --autologin gem5 $agetty_args" \
         >"$root/etc/systemd/system/serial-getty@.service.d/override.conf"
 else
-    unit=$root/lib/systemd/system/serial-getty@.service
-    sed 's|^ExecStart=.*|ExecStart=-/sbin/agetty --autologin gem5 --noclear --keep-baud 115200,57600,38400,9600 %I $TERM|' \
-        "$unit" >"$unit.new"
-    grep -q 'autologin gem5' "$unit.new" || { say "no ExecStart= in $unit"; exit 1; }
-    mv "$unit.new" "$unit"
+    replace_getty gem5
 fi
 
 # --- GPT disk: bios_grub p1, ext4 p2 -------------------------------------------
 partuuid=6861636b-6c6b-6165-6c69-6b6500000002
 printf '/dev/disk/by-partuuid/%s\t/\text4\trw,relatime\t0\t0\n' "$partuuid" >"$root/etc/fstab"
-mib=1536
-disk=$work/disk.img
 truncate -s ${mib}M "$disk"
 printf '%s\n' 'label: gpt' 'label-id: 6861636B-6C6B-6165-6C69-6B6500000000' \
     'start=2048, size=2048, type=21686148-6449-6E6F-744E-656564454649, uuid=6861636B-6C6B-6165-6C69-6B6500000001' \
@@ -132,12 +190,4 @@ mke2fs -q -F -t ext4 -b 4096 -L lookalike-root -U 6861636b-6c6b-6165-2d66-730000
     -E offset=2097152,hash_seed=6861636b-6c6b-6165-2d68-617368736565 \
     -d "$root" "$disk" $(((mib - 3) * 256))
 e2fsck -fn "$disk?offset=2097152" >/dev/null 2>&1 || { say "e2fsck found problems"; exit 1; }
-rm -rf --one-file-system "$root"
-ln -s "$base/vmlinuz" "$work/vmlinuz"
-ln -s "$base/initrd.img" "$work/initrd.img"
-touch "$work/done"
-rm -rf "$out"
-mv "$work" "$out"
-trap - EXIT
-say "built $out ($(($(date +%s) - t0)) s)"
-echo "$out"
+finish

@@ -4,25 +4,31 @@
 #
 #   tests/guest/standin.sh HACKBACKFS [IMAGES [MODES]]
 #
-# IMAGES: any of debian dropin unit (default all three): the Debian guest
-# (MBR, p1) and the two look-alikes of gem5-resources' 22.04/24.04 images
+# IMAGES: any of debian dropin unit bionic (default all four): the Debian
+# guest (MBR, p1), the two look-alikes of gem5-resources' 22.04/24.04 images
 # (lookalike.sh: GPT p2, gem5_init.sh with its boot-time gem5-bridge exit,
-# autologin of user gem5 by drop-in or by replaced unit).
-# MODES: mount, export or both (default "mount export").
+# autologin of user gem5 by drop-in or by replaced unit) and the look-alike
+# of their 18.04 family (MBR p1, root autologin by replaced unit, the image's
+# own /sbin/m5 and readfile flow in root's .bashrc).
+# MODES: mount, export or both (default "mount export"); bionic runs in mount
+# mode only (it differs from debian in what the guest boots, not in the disk
+# the export mode writes).
 #
 # Per image and mode, with hack_back.py unchanged between runs:
 #   checkpoint  the image with overlays/hack-back and the stand-in's guest m5
 #               (-o m5=): exit 0; the boot marker of the image's own
-#               gem5-bridge (look-alikes) is counted and the run goes on; the
+#               gem5-bridge (dropin, unit) is counted and the run goes on; the
 #               checkpoint comes from the injected /sbin/m5; root= is the
-#               manifest's PARTUUID; the gem5 user's after_boot never runs;
+#               manifest's PARTUUID; the image's after-boot flow never runs;
 #               hackback.machine is beside the checkpoint
 #   restore A   (mount: -o restore=A; export: --readfile A) exit 0, A's
 #               marker, not B's
 #   restore B   (mount: -o restore=B; export: --command "B") B fails with
 #               status 3: hack_back.py exits 3, B's marker, not A's
-# Export mode runs the full sequence on the first image and checkpoint +
-# restore A on the others (TCG boots are slow). Once, on the first image:
+# Both modes run all three on every image (a restore costs seconds, only the
+# checkpoint boots are slow). Once, on the first image in mount mode: restore
+# v25, the stand-in posing as gem5 v25 (HACKBACK_STANDIN_API=v25), a script
+# whose hypercall 2 must reach hack_back.py's own v25 exit handler; and
 # restores with other cores, other memory and onto another image's layout
 # each get one clear message, exit 2, and start no machine.
 # Environment: as boot.sh (HACKBACK_GUEST_TIMEOUT is per simulate(), default
@@ -34,11 +40,11 @@ prog=standin.sh
 . "$(dirname "$0")/common.sh"
 
 case ${1:-} in
-    '' | -h | --help) sed -n '2,31p' "$0"; exit 2 ;;
+    '' | -h | --help) sed -n '2,/^# SPDX/p' "$0" | sed '$d'; exit 2 ;;
 esac
 hackbackfs=$(readlink -f "$1")
 [ -x "$hackbackfs" ] || { say "not an executable: $1"; exit 1; }
-images=${2:-debian dropin unit}
+images=${2:-debian dropin unit bionic}
 modes=${3:-mount export}
 
 need qemu-system-x86_64 qemu-system-x86
@@ -64,6 +70,10 @@ make_work standin
 trap_cleanup
 write_restore_scripts
 printf '%s\n' '#!/bin/sh' 'echo "HACKBACK-RESTORE-MARKER-$((6 * 9))-beta"' 'exit 3' >"$work/restore-b.sh"
+# For the stand-in posing as gem5 v25: a hypercall from the guest first.
+printf '%s\n' '#!/bin/sh' '/sbin/m5 hypercall 2' 'echo "HACKBACK-RESTORE-MARKER-$((5 * 5))-v25"' \
+    >"$work/restore-c.sh"
+marker_c=HACKBACK-RESTORE-MARKER-25-v25
 
 image_dir() {
     case $1 in
@@ -107,9 +117,9 @@ checkpoint() {
     has "$o" "checkpoint saved in" "$_n: no checkpoint saved"
     has "$o" "m5 checkpoint  *(from /sbin/m5)" "$_n: the checkpoint did not come from the injected /sbin/m5"
     [ -f "$work/cpt-$_n/hackback.machine" ] || fail "$_n: no hackback.machine"
-    hasnt "$con" LOOKALIKE-AFTER-BOOT-RAN "$_n: the gem5 user's after_boot ran"
+    hasnt "$con" LOOKALIKE-AFTER-BOOT-RAN "$_n: the image's after-boot flow ran"
     has "$con" "hack-back: m5 is /sbin/m5" "$_n: .bashrc did not pick the injected m5"
-    if [ "$_i" != debian ]; then
+    if [ "$_i" = dropin ] || [ "$_i" = unit ]; then
         has "$o" "m5 exit  *(from /usr/local/bin/gem5-bridge)" "$_n: no boot-time gem5-bridge exit"
         has "$o" "boot marker 1 " "$_n: the boot marker was not counted"
     fi
@@ -134,7 +144,9 @@ first=""
 for i in $images; do
     d=$(image_dir "$i")
     img=$d      # what mount_image serves
-    case " $modes " in *" mount "*)
+    imodes=" $modes "
+    [ "$i" != bionic ] || imodes=$(echo "$imodes" | sed 's/ export / /')
+    case $imodes in *" mount "*)
         mount_image "$i-0" "m5=$m5" "$overlay" && true
         pu=$(partuuid "$work/mnt-$i-0/hack-back.json")
         checkpoint "$i-m-ckpt" "$i" "$pu" --image "$work/mnt-$i-0/hack-back"
@@ -147,6 +159,18 @@ for i in $images; do
             --restore "$work/cpt-$i-m-ckpt"
         if [ -z "$first" ]; then
             first=$i
+            # The stand-in posing as gem5 v25 (exit handlers, hypercalls):
+            # hack_back.py's own handler takes the guest's hypercall 2 and
+            # the run goes on to the script's end.
+            mount_image "$i-c" "m5=$m5,restore=$work/restore-c.sh" "$overlay"
+            export HACKBACK_STANDIN_API=v25
+            restore "$i-m-v25" 0 "$marker_c" "$marker_a" --image "$work/mnt-$i-c/hack-back" \
+                --restore "$work/cpt-$i-m-ckpt" &&
+                has "$work/$i-m-v25.out" "has exit handlers: hack_back.py handles hypercalls" \
+                    "$i-m-v25: hack_back.py did not register v25 handlers" &&
+                has "$work/$i-m-v25.out" "hack-back: hypercall 2 (after_boot started) at tick .*: continuing" \
+                    "$i-m-v25: the guest's hypercall 2 did not reach hack_back.py's handler"
+            unset HACKBACK_STANDIN_API
             # Wrong restores: one message, exit 2, no machine started.
             for w in "cores:--cores 2:cores 1 at the checkpoint, 2 now" \
                      "mem:--mem 512MiB:memory bytes 1073741824 at the checkpoint" \
@@ -167,7 +191,7 @@ for i in $images; do
         unmount_all
         mounts="" ;;
     esac
-    case " $modes " in *" export "*)
+    case $imodes in *" export "*)
         "$hackbackfs" --export-cow "$work/$i.cow" -o "m5=$m5" "$d/disk.img" "$overlay" >/dev/null ||
             { fail "$i: hackbackfs --export-cow failed"; continue; }
         pu=$(partuuid "$work/$i.cow.json")
@@ -175,10 +199,8 @@ for i in $images; do
         [ -f "$work/cpt-$i-x-ckpt/hackback.machine" ] || continue
         restore "$i-x-a" 0 "$marker_a" "$marker_b" --base "$d/disk.img" \
             --restore "$work/cpt-$i-x-ckpt" --readfile "$work/restore-a.sh"
-        if [ "$i" = "${images%% *}" ]; then
-            restore "$i-x-b" 3 "$marker_b" "$marker_a" --base "$d/disk.img" \
-                --restore "$work/cpt-$i-x-ckpt" --command "$(cat "$work/restore-b.sh")"
-        fi
+        restore "$i-x-b" 3 "$marker_b" "$marker_a" --base "$d/disk.img" \
+            --restore "$work/cpt-$i-x-ckpt" --command "$(cat "$work/restore-b.sh")"
         rm -f "$work/$i.cow" ;;
     esac
     # Checkpoints hold the guest's memory (~300 MiB): keep only the first

@@ -1,9 +1,13 @@
-"""hack_back.py's board set-up on the gem5 stand-in, for each --board, without
-booting anything: the disk wiring, root=, console, export-mode table, KVM
-without perf, the switchable processor, readfile_contents. Run by
-tests/contrib-gem5.sh:
+"""hack_back.py on the gem5 stand-in without booting anything: the board
+set-up for each --board (the disk wiring, root=, console, export-mode table,
+KVM without perf, the switchable processor, readfile_contents), and its exit
+handling against scripted exits (boot markers, checkpoint, failure status;
+posing as v25, the hypercalls through v25's exit handlers, with and without
+register_exit_handler). Run by tests/contrib-gem5.sh once per API the
+stand-in presents:
 
     python3 -B tests/guest/gem5standin/selftest.py contrib/gem5
+    HACKBACK_STANDIN_API=v25 python3 -B tests/guest/gem5standin/selftest.py contrib/gem5
 SPDX-License-Identifier: BSD-3-Clause
 """
 import os
@@ -16,6 +20,12 @@ sys.path.insert(0, HERE)
 sys.path.insert(1, os.path.abspath(sys.argv.pop(1) if len(sys.argv) > 1 else "contrib/gem5"))
 import m5  # noqa: E402
 import hack_back  # noqa: E402
+from _standin.api import v25  # noqa: E402
+from _standin.machine import ExitEvent as Exit  # noqa: E402
+
+if v25():
+    from gem5.simulate.exit_handler import ExitHandler
+    DEFAULT_HANDLERS = dict(ExitHandler.get_handler_map())
 
 PARTUUID = "6861636b-6c6b-6165-6c69-6b6500000002"
 
@@ -85,6 +95,126 @@ class Boards(unittest.TestCase):
         from gem5.components.processors.simple_processor import SimpleProcessor
         with self.assertRaises(TypeError):
             SimpleProcessor(cpu_type=None, cores=1, isa=None)
+
+
+def classic(op, code=0):
+    return Exit({"exit": "m5_exit instruction encountered", "checkpoint": "checkpoint",
+                 "fail": "m5_fail instruction encountered", "workbegin": "workbegin"}[op],
+                code)
+
+
+def hypercall(num):
+    return Exit("", 0, num)
+
+
+class Exits(unittest.TestCase):
+    """hack_back.run() against a scripted machine: m5.simulate() returns
+    the given exits in turn."""
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        m5.options.outdir = self.tmp.name
+        self.kernel = os.path.join(self.tmp.name, "vmlinux")
+        self.disk = os.path.join(self.tmp.name, "disk.img")
+        open(self.kernel, "w").close()
+        open(self.disk, "w").close()
+        self.cpt = os.path.join(self.tmp.name, "cpt")
+        if v25():       # no handler left registered by another test's run
+            ExitHandler._handler_map.clear()
+            ExitHandler._handler_map.update(DEFAULT_HANDLERS)
+        self.saved = []
+        self.patched = {}
+        for name, fn in (("instantiate", lambda d=None: None),
+                         ("simulate", self.simulate),
+                         ("checkpoint", lambda d: (os.makedirs(d, exist_ok=True),
+                                                   self.saved.append(d))),
+                         ("curTick", lambda: 1000 * len(self.saved))):
+            self.patched[name] = getattr(m5, name)
+            setattr(m5, name, fn)
+        self.store = hack_back.hackback_digest.store
+        hack_back.hackback_digest.store = lambda d, image: {"layout": "L"}
+
+    def tearDown(self):
+        for name, fn in self.patched.items():
+            setattr(m5, name, fn)
+        hack_back.hackback_digest.store = self.store
+        self.tmp.cleanup()
+
+    def simulate(self, max_ticks=None):
+        if not self.exits:
+            self.fail("the run went on after the last scripted exit")
+        return self.exits.pop(0)
+
+    def run_hb(self, exits, *argv, restore=False):
+        self.exits = list(exits)
+        argv = ["--kernel", self.kernel, "--image", self.disk, "--cpu", "atomic"] + list(argv)
+        if restore:
+            os.makedirs(self.cpt, exist_ok=True)
+            argv += ["--restore", self.cpt]
+        else:
+            argv += ["--checkpoint-dir", self.cpt]
+        a = hack_back.parse_args(argv)
+        a.root_value, a.root_partition = f"PARTUUID={PARTUUID}", 1
+        a.machine = hack_back.machine_record(a, a.root_value)
+        m5.objects.Root._instance = None        # one simulation per gem5 process
+        rc = hack_back.run(a, {"layout": "L"})
+        self.assertEqual(self.exits, [], "exits left over: the run ended early")
+        return rc
+
+    def test_checkpoint_after_markers(self):
+        exits = [classic("exit"), classic("checkpoint")]
+        if v25():
+            exits[1:1] = [hypercall(1), hypercall(2), hypercall(3)]
+        self.assertEqual(self.run_hb(exits), 0)
+        self.assertEqual(self.saved, [self.cpt])
+        self.assertTrue(os.path.exists(os.path.join(self.cpt, hack_back.MACHINE_FILE)))
+
+    def test_no_checkpoint(self):
+        self.assertEqual(self.run_hb([classic("fail", 4)]), 1)
+        self.assertEqual(self.saved, [])
+
+    def test_restore_status(self):
+        exits = [classic("workbegin"), classic("fail", 3)]
+        if v25():
+            exits[1:1] = [hypercall(2), hypercall(4), hypercall(5)]
+        self.assertEqual(self.run_hb(exits, restore=True), 3)
+        self.assertEqual(self.run_hb([classic("exit")], restore=True), 0)
+
+    @unittest.skipUnless(v25(), "hypercalls are v25's")
+    def test_v25_hypercalls(self):
+        # 7 is a checkpoint, as m5 checkpoint is.
+        self.assertEqual(self.run_hb([hypercall(1), hypercall(7)]), 0)
+        self.assertEqual(self.saved, [self.cpt])
+        # After the checkpoint 3 ends the run as v25's default does: not the
+        # benchmark's exit, status 1.
+        self.assertEqual(self.run_hb([hypercall(3)], restore=True), 1)
+        # An id nobody handles: warned about, the run goes on.
+        self.assertEqual(self.run_hb([hypercall(99), classic("exit")], restore=True), 0)
+
+    @unittest.skipUnless(v25(), "hypercalls are v25's")
+    def test_v25_without_register_exit_handler(self):
+        from gem5.simulate import exit_handler
+        register = exit_handler.register_exit_handler
+        del exit_handler.register_exit_handler
+        try:
+            self.assertEqual(self.run_hb([hypercall(1), hypercall(3), classic("checkpoint")]), 0)
+            self.assertEqual(self.saved, [self.cpt])
+        finally:
+            exit_handler.register_exit_handler = register
+
+    def test_api_surface(self):
+        try:
+            from gem5.simulate import exit_handler
+        except ImportError:
+            self.assertFalse(v25(), "v25 without gem5.simulate.exit_handler")
+            self.assertIsNone(hack_back.hypercall_registrar())
+            return
+        self.assertTrue(v25())
+        with self.assertRaises(TypeError):
+            exit_handler.register_exit_handler(hypercall=1, func=None, description="")
+        with self.assertRaises(TypeError):
+            class Wrong(exit_handler.ExitHandler, hypercall=9):
+                pass
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ import time
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(HERE))
 import drive  # noqa: E402  tests/guest/drive.py: QMP and unix-socket connect
+from _standin.api import v25  # noqa: E402
 PORT_NAME = "org.gem5standin.m5"
 
 
@@ -91,16 +92,26 @@ def run(cmd, **kw):
 
 
 class ExitEvent:
-    """What m5.simulate() returns (gem5's GlobalSimLoopExitEvent)."""
+    """What m5.simulate() returns (gem5's GlobalSimLoopExitEvent). Posing
+    as v25 it also has a hypercall id (0 for the classic m5 ops, whose cause
+    and code are as before; a hypercall's cause is "" and its code 0) and a
+    payload."""
 
-    def __init__(self, cause, code=0):
-        self._cause, self._code = cause, code
+    def __init__(self, cause, code=0, hypercall=0):
+        self._cause, self._code, self._hypercall = cause, code, hypercall
 
     def getCause(self):
         return self._cause
 
     def getCode(self):
         return self._code
+
+    if v25():
+        def getHypercallId(self):
+            return self._hypercall
+
+        def getPayload(self):
+            return {}
 
 
 # The m5 ops that are exit events in gem5, and their exit causes.
@@ -300,6 +311,9 @@ class Machine:
                         data = f.read()
                 self.reply(b"DATA %d\n" % len(data) + data)
                 continue
+            if op == "hypercall" and v25() and rest and rest[0].isdigit() and int(rest[0]):
+                self.pending = op
+                return ExitEvent("", 0, int(rest[0]))
             if op in CAUSES:
                 self.pending = op
                 code = int(rest[0]) if op == "fail" and rest and rest[0].isdigit() else 0

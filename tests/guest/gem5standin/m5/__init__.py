@@ -7,10 +7,14 @@ SPDX-License-Identifier: BSD-3-Clause
 """
 import types
 
+from _standin.api import v25
+
 from . import objects, stats, ticks, util  # noqa: F401
 
 MaxTick = 2**64 - 1
 options = types.SimpleNamespace(outdir="m5out")
+if v25():
+    options.show_exit_event_messages = False
 _machine = None
 
 

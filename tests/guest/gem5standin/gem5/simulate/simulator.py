@@ -1,48 +1,29 @@
-"""gem5 stand-in: gem5.simulate.simulator.Simulator (v24.0 constructor and the
-methods hack_back.py uses), with gem5's exit-event dispatch: a handler per
-ExitEvent (generator, list of callables or callable), gem5's default when
-none is given or the user's generator is exhausted; a handler yielding True
-ends run(). Defaults as in v24.0: EXIT, FAIL, MAX_TICK, KERNEL_PANIC end the
-run; CHECKPOINT saves to <outdir>/cpt.<tick> and continues; WORKBEGIN resets
-the stats, WORKEND dumps them, both continue; SWITCHCPU switches.
+"""gem5 stand-in: gem5.simulate.simulator.Simulator (the v24.0 constructor,
+which v25 keeps, and the methods hack_back.py uses), with gem5's exit-event
+dispatch: a handler per ExitEvent (generator, list of callables or callable),
+gem5's default when none is given or the user's generator is exhausted; a
+handler yielding True ends run(). Defaults: EXIT, FAIL, MAX_TICK,
+KERNEL_PANIC end the run; CHECKPOINT saves to <outdir>/cpt.<tick> and
+continues; WORKBEGIN resets the stats, WORKEND dumps them, both continue;
+SWITCHCPU switches.
+
+Posing as v25 ($HACKBACK_STANDIN_API=v25), run() dispatches each exit by its
+hypercall id to gem5.simulate.exit_handler's registered handlers (id 0, the
+classic m5 ops, to the on_exit_event generators above; an id without a
+handler is warned about and the run goes on), and get_hypercall_id() and
+get_exit_handler_id_map() exist.
 SPDX-License-Identifier: BSD-3-Clause
 """
-import os
 from pathlib import Path
 from typing import Callable, Dict, Generator, List, Optional, Union
 
 import m5
+from m5.util import warn
+
+from _standin.api import v25
 
 from .exit_event import ExitEvent
-
-
-def _exit_gen():
-    while True:
-        yield True
-
-
-def _checkpoint_gen():
-    while True:
-        m5.checkpoint(os.path.join(m5.options.outdir, f"cpt.{m5.curTick()}"))
-        yield False
-
-
-def _reset_gen():
-    while True:
-        m5.stats.reset()
-        yield False
-
-
-def _dump_gen():
-    while True:
-        m5.stats.dump()
-        yield False
-
-
-def _switch_gen(processor):
-    while True:
-        processor.switch()
-        yield False
+from .exit_event_generators import _defaults, _next, _user_generators
 
 
 class Simulator:
@@ -60,38 +41,19 @@ class Simulator:
         id: Optional[int] = None,
     ) -> None:
         self._board = board
-        self._defaults = {
-            ExitEvent.EXIT: _exit_gen(),
-            ExitEvent.CHECKPOINT: _checkpoint_gen(),
-            ExitEvent.FAIL: _exit_gen(),
-            ExitEvent.SWITCHCPU: _switch_gen(board.get_processor()),
-            ExitEvent.WORKBEGIN: _reset_gen(),
-            ExitEvent.WORKEND: _dump_gen(),
-            ExitEvent.USER_INTERRUPT: _exit_gen(),
-            ExitEvent.MAX_TICK: _exit_gen(),
-            ExitEvent.SCHEDULED_TICK: _exit_gen(),
-            ExitEvent.KERNEL_PANIC: _exit_gen(),
-            ExitEvent.KERNEL_OOPS: _exit_gen(),
-        }
-        self._on_exit_event = {}
-        for key, value in (on_exit_event or {}).items():
-            if isinstance(value, Generator):
-                self._on_exit_event[key] = value
-            elif isinstance(value, list):
-                self._on_exit_event[key] = (f() for f in value)
-            elif callable(value):
-                def forever(f=value):
-                    while True:
-                        yield f()
-                self._on_exit_event[key] = forever()
-            else:
-                raise Exception(f"`on_exit_event` for '{key.value}' event is not a "
-                                "Generator or List[Callable].")
         self._checkpoint_path = checkpoint_path
         self._instantiated = False
         self._last_exit_event = None
         self._exit_event_count = 0
         self._tick_stopwatch = []
+        if v25():
+            from .exit_handler import ClassicGeneratorExitHandler
+            ClassicGeneratorExitHandler.set_exit_event_map(on_exit_event,
+                                                           expected_execution_order, board)
+            self._exit_event_id_log = {}
+        else:
+            self._defaults = _defaults(board)
+            self._on_exit_event = _user_generators(on_exit_event)
 
     def _instantiate(self):
         if self._instantiated:
@@ -108,19 +70,43 @@ class Simulator:
         self._instantiate()
         while True:
             self._last_exit_event = m5.simulate()
-            exit_enum = ExitEvent.translate_exit_status(self.get_last_exit_event_cause())
-            self._tick_stopwatch.append((exit_enum, self.get_current_tick()))
-            try:
-                done = next(self._on_exit_event[exit_enum])
-            except StopIteration:
-                print(f"warn: User-specified generator/function list for the exit "
-                      f"event'{exit_enum.value}' has ended. Using the default generator.")
-                done = next(self._defaults[exit_enum])
-            except KeyError:
-                done = next(self._defaults[exit_enum])
+            if v25():
+                done = self._handle_v25()
+                if done is None:
+                    continue
+            else:
+                exit_enum = ExitEvent.translate_exit_status(self.get_last_exit_event_cause())
+                self._tick_stopwatch.append((exit_enum, self.get_current_tick()))
+                done = _next(self._on_exit_event, self._defaults, exit_enum)
             self._exit_event_count += 1
             if done:
                 return
+
+    def _handle_v25(self):
+        hid = self._last_exit_event.getHypercallId()
+        handlers = self.get_exit_handler_id_map()
+        if hid not in handlers:
+            warn(f"Warning: Exit event type ID {hid} not in exit handler ID map. "
+                 "Reentering simulation loop.")
+            return None
+        handler = handlers[hid](self._last_exit_event.getPayload())
+        if getattr(m5.options, "show_exit_event_messages", False):
+            print(f"Exit event: {handler.get_handler_description()} called at tick "
+                  f"{self.get_current_tick()}")
+        done = handler.handle(self)
+        self._exit_event_id_log[self.get_current_tick()] = handler.get_handler_description()
+        return done
+
+    if v25():
+        def get_hypercall_id(self) -> int:
+            return self._last_exit_event.getHypercallId()
+
+        def get_exit_handler_id_map(self):
+            from .exit_handler import ExitHandler
+            return ExitHandler.get_handler_map()
+
+        def get_exit_event_id_log(self):
+            return self._exit_event_id_log
 
     def save_checkpoint(self, checkpoint_dir: Path) -> None:
         m5.checkpoint(str(checkpoint_dir))
