@@ -1,7 +1,8 @@
 #!/bin/sh
-# The hack-back workflow on a real riscv64 Debian guest under QEMU TCG: checkpoint
-# on image A, restore onto image B (QEMU migration + qcow2 layer), and a boot
-# of the export mode's materialized image; see tests/guest/isa.sh.
+# The hack-back workflow on a real riscv64 Debian guest under QEMU TCG:
+# contrib/gem5/hack_back.py --board riscv under the gem5 stand-in (checkpoint
+# on image A, restore onto A and onto B), and a boot of the export mode's
+# materialized image; see tests/guest/isa.sh.
 # SPDX-License-Identifier: BSD-3-Clause
 : "${top_srcdir:=$(cd "$(dirname "$0")/.." && pwd)}"
 : "${top_builddir:=$top_srcdir}"

@@ -11,8 +11,9 @@ layer, written into the checkpoint directory with an m5.cpt that lists the
 machine's SimObjects, so that a restore onto another machine fails in
 m5.instantiate() as gem5's does.
 
-The QEMU side is one small class per board (QEMU_BOARDS): x86 is tested;
-ArmBoard and RiscvBoard map to qemu-system-aarch64/riscv64 -machine virt.
+The QEMU side (QEMU_BOARDS) is the machine tests/guest/common.sh boots for
+the board's ISA: X86Board -> qemu-system-x86_64 -machine pc, ArmBoard and
+RiscvBoard -> qemu-system-aarch64/riscv64 -machine virt.
 SPDX-License-Identifier: BSD-3-Clause
 """
 import json
@@ -42,39 +43,45 @@ def fatal(msg):
     os._exit(1)
 
 
-class QemuX86:
-    binary = "qemu-system-x86_64"
-    console = "board.pc.com_1.device"      # gem5's file for the board's ttyS0
-    disk_name = "board.pc.south_bridge.ide.disks.image"
+class QemuBoard:
+    """A gem5 board as the QEMU machine tests/guest/common.sh's qemu_settings
+    names for the guest's architecture (the one restore.sh, boot.sh and
+    export.sh boot): X86Board -> -machine pc with an IDE disk; ArmBoard and
+    RiscvBoard -> -machine virt with virtio-blk (/dev/vda), the serial console
+    on the machine's first UART (ttyAMA0 on arm64, ttyS0 on riscv64)."""
 
-    def args(self, accel, cpu):
-        return ["-machine", f"pc,accel={accel}", "-cpu", cpu]
+    def __init__(self, arch, console, disk_name):
+        self.arch, self.console, self.disk_name = arch, console, disk_name
+        self.q = None
+
+    def settings(self):
+        """qemu_settings' variables, with HACKBACK_QEMU_ACCEL/_CPU applied."""
+        if self.q is None:
+            common = os.path.join(os.path.dirname(HERE), "common.sh")
+            names = ["qemu_sys", "machine", "accel", "cpu", "qemu_fw", "disk_if", "kargs"]
+            out = subprocess.run(
+                ["sh", "-c", '. "$0" && qemu_settings && printf "%s\\n" '
+                 + " ".join(f'"${n}"' for n in names), common],
+                env=dict(os.environ, HACKBACK_GUEST_ARCH=self.arch, prog="gem5-standin"),
+                check=True, stdout=subprocess.PIPE, text=True).stdout.split("\n")
+            self.q = dict(zip(names, out))
+        return self.q
+
+    def args(self):
+        q = self.settings()
+        return ([q["qemu_sys"], "-machine", f"{q['machine']},accel={q['accel']}",
+                 "-cpu", q["cpu"]] + q["qemu_fw"].split())
 
     def disk(self, path):
-        return ["-drive", f"file={path},format=qcow2,if=ide"]
+        return ["-drive", f"file={path},format=qcow2,if={self.settings()['disk_if']}"]
 
 
-class QemuVirt:
-    """ArmBoard / RiscvBoard on QEMU's virt machine: virtio-blk is /dev/vda."""
-
-    def __init__(self, binary, console, disk_name, machine):
-        self.binary, self.console, self.disk_name, self.machine = \
-            binary, console, disk_name, machine
-
-    def args(self, accel, cpu):
-        return ["-machine", f"{self.machine},accel={accel}", "-cpu", cpu]
-
-    def disk(self, path):
-        return ["-drive", f"file={path},format=qcow2,if=none,id=hbdisk",
-                "-device", "virtio-blk-pci,drive=hbdisk"]
-
-
+# gem5's names: the console's output file, the disk's SimObject path.
 QEMU_BOARDS = {
-    "X86Board": QemuX86(),
-    "ArmBoard": QemuVirt("qemu-system-aarch64", "board.terminal", "board.pci_devices.image",
-                         "virt"),
-    "RiscvBoard": QemuVirt("qemu-system-riscv64", "board.platform.terminal",
-                           "board.disk.vio.image", "virt"),
+    "X86Board": QemuBoard("amd64", "board.pc.com_1.device",
+                          "board.pc.south_bridge.ide.disks.image"),
+    "ArmBoard": QemuBoard("arm64", "board.terminal", "board.pci_devices.vio.image"),
+    "RiscvBoard": QemuBoard("riscv64", "board.platform.terminal", "board.disk.vio.image"),
 }
 
 
@@ -224,21 +231,25 @@ class Machine:
         else:
             self.table = image.image_file or None
             lower = self.lower(image, self.table)
-            run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b", lower, disk])
+            # 512-byte clusters, gem5's COW granularity: with qcow2's 64 KiB a
+            # guest write next to the restore slot would copy slot blocks of
+            # this image into the layer, and a restore onto another image
+            # would read them from there.
+            run(["qemu-img", "create", "-q", "-f", "qcow2", "-o", "cluster_size=512",
+                 "-F", "raw", "-b", lower, disk])
             w = self.board.workload
             initrd = os.environ.get("HACKBACK_STANDIN_INITRD") or os.path.join(
                 os.path.dirname(os.path.abspath(w.object_file)), "initrd.img")
             extra = os.environ.get("HACKBACK_STANDIN_EXTRA_ARGS",
-                                   "no_timer_check panic=-1 systemd.default_device_timeout_sec=600")
+                                   self.kind.settings()["kargs"] + " panic=-1")
             self.boot = {"kernel": w.object_file, "append": f"{w.command_line} {extra}".strip(),
                          "initrd": initrd if os.path.exists(initrd) else None}
         say(f"kernel command line: {self.boot['append']}")
         proc = self.board.get_processor()
         self.m5sock = os.path.join(self.tmp, "m5")
         self.qmpsock = os.path.join(self.tmp, "qmp")
-        accel = os.environ.get("HACKBACK_QEMU_ACCEL", "tcg")
-        cpu = os.environ.get("HACKBACK_QEMU_CPU", "host" if accel.startswith("kvm") else "max")
-        cmd = [self.kind.binary] + self.kind.args(accel, cpu) + [
+        q = self.kind.settings()
+        cmd = self.kind.args() + [
             "-smp", str(proc.get_num_cores()),
             "-m", f"{self.board.get_memory().get_size() >> 20}M",
             "-nodefaults", "-display", "none", "-monitor", "none", "-no-reboot",
@@ -269,7 +280,8 @@ class Machine:
                 time.sleep(0.1)
             self.cmd("cont")
             self.pending = "checkpoint"     # the guest waits in its m5 checkpoint
-        say(f"{type(self.board).__name__} as {self.kind.binary} ({accel}, {cpu}), "
+        say(f"{type(self.board).__name__} as {q['qemu_sys']} -machine {q['machine']} "
+            f"({q['accel']}, {q['cpu']}), "
             f"{'restored from ' + ckpt if ckpt else 'booting'}")
 
     def reply(self, data):

@@ -34,6 +34,10 @@ class MmioVirtIO(SimObject):
     _params = {"vio": None, "pio_addr": 0, "pio_size": 4096, "interrupt_id": 0}
 
 
+class RiscvMmioVirtIO(SimObject):
+    _params = {"vio": None, "pio_addr": 0, "pio_size": 4096, "interrupt_id": 0}
+
+
 class BaseKvmCPU(SimObject):
     _params = {"usePerf": True, "useCoalescedMMIO": False}
 

@@ -36,6 +36,9 @@ class ArmBoard(AbstractBoard, KernelDiskWorkload):
             read_only=False)
         self._pci_devices.append(PciVirtIO(vio=VirtIOBlock(image=self._image)))
 
+    def _pre_instantiate(self):
+        self.pci_devices = self._pci_devices
+
     def get_default_kernel_args(self) -> List[str]:
         return [
             "console=ttyAMA0",

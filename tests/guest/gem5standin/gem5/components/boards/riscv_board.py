@@ -5,7 +5,7 @@ SPDX-License-Identifier: BSD-3-Clause
 """
 from typing import List
 
-from m5.objects import CowDiskImage, MmioVirtIO, RawDiskImage, VirtIOBlock
+from m5.objects import CowDiskImage, RawDiskImage, RiscvMmioVirtIO, VirtIOBlock
 
 from ...isas import ISA
 from .abstract_board import AbstractBoard
@@ -20,7 +20,8 @@ class RiscvBoard(AbstractBoard, KernelDiskWorkload):
                             f"Current processor ISA: '{processor.get_isa().name}'.")
 
     def _setup_board(self) -> None:
-        self.disk = MmioVirtIO(vio=VirtIOBlock())
+        self.disk = RiscvMmioVirtIO(vio=VirtIOBlock(), interrupt_id=0x8, pio_size=4096,
+                                    pio_addr=0x10008000)
 
     def get_disk_device(self):
         return "/dev/vda"
