@@ -289,10 +289,11 @@ static int parse_values(struct options *o)
 		/* Up to what libblkid can number (GPT tables may hold more than
 		 * 128 entries, logical partitions go on); one it does not find
 		 * is refused by the probe, naming those there are. */
-		else if (parse_uint(g->partition, "partition", INT_MAX, &v) < 0 || v == 0) {
-			if (v == 0)
-				hb_error("bad value for -o partition: '%s' (partitions count from 1)",
-					 g->partition);
+		else if (parse_uint(g->partition, "partition", INT_MAX, &v) < 0)
+			return -EINVAL;
+		else if (v == 0) {
+			hb_error("bad value for -o partition: '%s' (partitions count from 1)",
+				 g->partition);
 			return -EINVAL;
 		} else
 			bo->partition = (int)v;
