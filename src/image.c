@@ -167,6 +167,10 @@ int image_open(struct image **out, const char *base_path, int which)
 		r = -ENOMEM;
 		goto fail;
 	}
+	/* The build's units: small files and fresh inode table units end in
+	 * zeros, kept short.  Guest writes (img->cow) count whole units
+	 * against the cow limit, as documented. */
+	delta_allow_short(img->synth);
 	*out = img;
 	return 0;
 
@@ -213,6 +217,10 @@ static int add_seg(struct image_seg *segs, int *n, int max,
 			last->len += len;
 			return 0;
 		}
+		if (fd < 0 && !mem && last->fd < 0 && !last->mem) {
+			last->len += len;	/* zeros */
+			return 0;
+		}
 	}
 	if (*n == max)
 		return 1;
@@ -238,9 +246,13 @@ static int segments_locked(struct image *img, uint64_t off, size_t len,
 		int full;
 
 		if (unit_source(img, unit, &src)) {
-			if (src.mem)
-				full = add_seg(segs, &n, max, -1, 0, src.mem + in, piece);
-			else
+			if (src.mem) {
+				/* A short unit: its bytes, then zeros. */
+				size_t m = in < src.mem_len ? HB_MIN(piece, src.mem_len - in) : 0;
+				full = m && add_seg(segs, &n, max, -1, 0, src.mem + in, m);
+				if (!full && m < piece)
+					full = add_seg(segs, &n, max, -1, 0, NULL, piece - m);
+			} else
 				full = add_seg(segs, &n, max, src.fd, src.pos + in, NULL, piece);
 		} else {
 			full = add_seg(segs, &n, max, img->base_fd, off, NULL, piece);
@@ -527,7 +539,8 @@ int image_foreach_built(struct image *img, image_unit_fn fn, void *arg)
 	}
 	while (r == 0 && delta_iter_next(it, &unit, &src)) {
 		struct image_seg segs[2] = {
-			{ .fd = src.mem ? -1 : src.fd, .pos = src.pos, .mem = src.mem, .len = DELTA_UNIT },
+			{ .fd = src.mem ? -1 : src.fd, .pos = src.pos, .mem = src.mem,
+			  .len = src.mem ? src.mem_len : DELTA_UNIT },
 			{ .fd = img->base_fd, .pos = unit * DELTA_UNIT },
 		};
 		uint64_t off = unit * DELTA_UNIT;
@@ -537,7 +550,11 @@ int image_foreach_built(struct image *img, image_unit_fn fn, void *arg)
 		if (off >= img->size)
 			continue;
 		segs[1].len = (size_t)HB_MIN((uint64_t)DELTA_UNIT, img->size - off);
-		if (!bytes) {
+		if (bytes && src.mem_len < DELTA_UNIT) {
+			memcpy(data, bytes, src.mem_len);
+			memset(data + src.mem_len, 0, DELTA_UNIT - src.mem_len);
+			bytes = data;
+		} else if (!bytes) {
 			got = hb_pread_full(src.fd, data, DELTA_UNIT, src.pos);
 			if (got < 0) {
 				r = (int)got;
