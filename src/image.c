@@ -352,36 +352,50 @@ void image_readahead(struct image *img, uint64_t off, uint64_t len)
 	}
 }
 
-#define BASE_WIN_UNITS 16	/* units in one window */
-#define BASE_WINS 8		/* windows, direct-mapped by unit / BASE_WIN_UNITS */
+#define BASE_WIN_UNITS 32	/* units in one window */
+#define BASE_WINS 16		/* windows, least recently used replaced */
+#define BASE_WIN_HDR 24		/* first unit + 1 (0: empty), units read, last use */
+#define BASE_WIN_SIZE (BASE_WIN_HDR + BASE_WIN_UNITS * DELTA_UNIT)
 
 /* BASE's bytes of unit, through the windows in img->base_win, or NULL
  * (past the end, or unreadable: the unit is then stored).  An injection
- * writes to a few places at once (inode table, data, directories), each
- * sequentially: a window each. */
+ * writes to a few places at once (inode table, data, directories, bitmaps),
+ * each sequentially: a window each, whatever their addresses (a window
+ * picked by address made the inode table and the data evict each other). */
 static const unsigned char *base_unit(struct image *img, uint64_t unit)
 {
-	uint64_t first = unit - unit % BASE_WIN_UNITS;
-	size_t w = (size_t)(unit / BASE_WIN_UNITS) % BASE_WINS;
-	unsigned char *win;
+	uint64_t first = unit - unit % BASE_WIN_UNITS, oldest = UINT64_MAX;
+	unsigned char *win = NULL;
 	ssize_t got;
 
 	if (!img->base_win) {
-		img->base_win = calloc(BASE_WINS, BASE_WIN_UNITS * DELTA_UNIT + 2 * sizeof(uint64_t));
+		img->base_win = calloc(BASE_WINS, BASE_WIN_SIZE);
 		if (!img->base_win)
 			return NULL;
 	}
-	/* each window: its first unit + 1 (0: empty), units read, then bytes */
-	win = img->base_win + w * (BASE_WIN_UNITS * DELTA_UNIT + 2 * sizeof(uint64_t));
+	img->base_win_clock++;
+	for (size_t w = 0; w < BASE_WINS; w++) {
+		unsigned char *c = img->base_win + w * BASE_WIN_SIZE;
+		uint64_t used = hb_get_le(c + 16, 8);
+		if (hb_get_le(c, 8) == first + 1) {
+			win = c;
+			break;
+		}
+		if (used < oldest) {
+			oldest = used;
+			win = c;
+		}
+	}
 	if (hb_get_le(win, 8) != first + 1) {
-		got = hb_pread_full(img->base_fd, win + 16, BASE_WIN_UNITS * DELTA_UNIT,
+		got = hb_pread_full(img->base_fd, win + BASE_WIN_HDR, BASE_WIN_UNITS * DELTA_UNIT,
 				    first * DELTA_UNIT);
 		hb_put_le(win, first + 1, 8);
 		hb_put_le(win + 8, got < 0 ? 0 : (uint64_t)got / DELTA_UNIT, 8);
 	}
+	hb_put_le(win + 16, img->base_win_clock, 8);
 	if (unit - first >= hb_get_le(win + 8, 8))
 		return NULL;
-	return win + 16 + (unit - first) * DELTA_UNIT;
+	return win + BASE_WIN_HDR + (unit - first) * DELTA_UNIT;
 }
 
 /* Store one whole unit in the writable layer. */
