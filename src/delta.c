@@ -7,7 +7,10 @@
  *    capacity, at most 1/2 full, one slot a unit:
  *
  *      key   = unit number + 1   (0 marks an empty slot)
- *      src   = 0: memory unit, pos is its index in the arena
+ *      src   = 0: memory unit: len bytes at pos, the rest of the unit zeros
+ *                len == DELTA_UNIT: pos is its index in the unit arena
+ *                len < DELTA_UNIT: a short unit, pos is a byte offset in
+ *                the short arena
  *              k > 0: file with id k - 1, pos is the byte offset in it
  *
  *    Memory units (metadata, small files, guest writes) and single mapped
@@ -26,6 +29,14 @@
  *
  * Memory units live in an arena of CHUNK_UNITS-unit chunks that never move
  * (readers may hold pointers into them while the table grows).
+ *
+ * A unit whose bytes past the first SHORT_MAX are all zero (a small file's
+ * data, a fresh inode table unit) is stored short: its nonzero prefix,
+ * rounded up to SHORT_GRAIN bytes, in a second arena of byte-addressed
+ * chunks (only after delta_allow_short()).  Rewritten with a prefix that still fits, it is overwritten in
+ * place; with a longer one it moves (to a longer short unit or a full one)
+ * and its old bytes go to a free list per length, reused by the next short
+ * unit of that length.  A full unit stays full and in place.
  */
 #include "config.h"
 
@@ -38,10 +49,15 @@
 
 #define CHUNK_UNITS 1024u	/* 1 MiB of memory units per arena chunk */
 #define EXTENT_MIN 8u		/* shorter runs go unit by unit into the table */
+#define SHORT_MAX 512u		/* longest prefix stored short */
+#define SHORT_GRAIN 16u		/* short lengths are multiples of this */
+#define SHORT_CHUNK (1u << 20)	/* bytes per short arena chunk */
+#define SHORT_CLASSES (SHORT_MAX / SHORT_GRAIN)
 
 struct slot {
 	uint64_t key;
 	uint32_t src;
+	uint32_t len;		/* memory units: bytes stored (see above) */
 	uint64_t pos;
 };
 
@@ -54,6 +70,13 @@ struct delta {
 	uint64_t nchunks;
 	uint64_t mem_units;	/* arena units handed out */
 	uint64_t mem_limit;	/* bytes, 0 = none */
+
+	unsigned char **schunks;	/* short arena */
+	uint64_t nschunks;
+	uint64_t sfill;		/* bytes handed out of the last chunk */
+	uint64_t sbytes;	/* bytes of short units in use */
+	uint64_t sfree[SHORT_CLASSES];	/* per length: a freed offset + 1, or 0 */
+	int short_ok;		/* delta_allow_short() */
 
 	struct extent {
 		uint64_t unit, count;	/* units [unit, unit + count) */
@@ -101,12 +124,20 @@ void delta_free(struct delta *d)
 	for (uint64_t i = 0; i < d->nchunks; i++)
 		free(d->chunks[i]);
 	free(d->chunks);
+	for (uint64_t i = 0; i < d->nschunks; i++)
+		free(d->schunks[i]);
+	free(d->schunks);
 	free(d->slots);
 	free(d->ext);
 	for (int i = 0; i < d->nfds; i++)
 		close(d->fds[i]);
 	free(d->fds);
 	free(d);
+}
+
+void delta_allow_short(struct delta *d)
+{
+	d->short_ok = 1;
 }
 
 int delta_add_file(struct delta *d, int fd)
@@ -204,7 +235,7 @@ static unsigned char *arena_unit(const struct delta *d, uint64_t idx)
 
 static int arena_alloc(struct delta *d, uint64_t *idx)
 {
-	if (d->mem_limit && (d->mem_units + 1) * DELTA_UNIT > d->mem_limit)
+	if (d->mem_limit && (d->mem_units + 1) * DELTA_UNIT + d->sbytes > d->mem_limit)
 		return -ENOSPC;
 	if (d->mem_units == d->nchunks * CHUNK_UNITS) {
 		unsigned char **c = realloc(d->chunks, (size_t)(d->nchunks + 1) * sizeof *c);
@@ -220,28 +251,122 @@ static int arena_alloc(struct delta *d, uint64_t *idx)
 	return 0;
 }
 
+static unsigned char *short_bytes(const struct delta *d, uint64_t pos)
+{
+	return d->schunks[pos / SHORT_CHUNK] + pos % SHORT_CHUNK;
+}
+
+/* A short unit of len bytes (a multiple of SHORT_GRAIN, <= SHORT_MAX). */
+static int short_alloc(struct delta *d, uint32_t len, uint64_t *pos)
+{
+	uint64_t *head = &d->sfree[len / SHORT_GRAIN - 1];
+
+	if (*head) {
+		*pos = *head - 1;
+		memcpy(head, short_bytes(d, *pos), sizeof *head);	/* the next */
+		d->sbytes += len;
+		return 0;
+	}
+	if (d->mem_limit && d->mem_units * DELTA_UNIT + d->sbytes + len > d->mem_limit)
+		return -ENOSPC;
+	if (d->nschunks == 0 || d->sfill + len > SHORT_CHUNK) {
+		unsigned char **c = realloc(d->schunks, (size_t)(d->nschunks + 1) * sizeof *c);
+		if (!c)
+			return -ENOMEM;
+		d->schunks = c;
+		d->schunks[d->nschunks] = malloc(SHORT_CHUNK);
+		if (!d->schunks[d->nschunks])
+			return -ENOMEM;
+		d->nschunks++;
+		d->sfill = 0;
+	}
+	*pos = (d->nschunks - 1) * SHORT_CHUNK + d->sfill;
+	d->sfill += len;
+	d->sbytes += len;
+	return 0;
+}
+
+static void short_free(struct delta *d, uint32_t len, uint64_t pos)
+{
+	uint64_t *head = &d->sfree[len / SHORT_GRAIN - 1];
+
+	memcpy(short_bytes(d, pos), head, sizeof *head);
+	*head = pos + 1;
+	d->sbytes -= len;
+}
+
+/* The length a unit of these bytes is stored with: its nonzero prefix
+ * rounded up to SHORT_GRAIN (at least one grain) when that is at most
+ * SHORT_MAX, else DELTA_UNIT. */
+static uint32_t stored_len(const unsigned char *p)
+{
+	uint64_t w;
+	size_t i = DELTA_UNIT;
+
+	for (; i > SHORT_MAX; i -= sizeof w) {
+		memcpy(&w, p + i - sizeof w, sizeof w);
+		if (w)
+			return DELTA_UNIT;
+	}
+	while (i > 0 && p[i - 1] == 0)
+		i--;
+	i = (i + SHORT_GRAIN - 1) / SHORT_GRAIN * SHORT_GRAIN;
+	return i ? (uint32_t)i : SHORT_GRAIN;
+}
+
+/* Room for a memory unit of len bytes: *pos as the slot keeps it. */
+static int mem_alloc(struct delta *d, uint32_t len, uint64_t *pos)
+{
+	return len == DELTA_UNIT ? arena_alloc(d, pos) : short_alloc(d, len, pos);
+}
+
+static unsigned char *mem_bytes(const struct delta *d, const struct slot *s)
+{
+	return s->len == DELTA_UNIT ? arena_unit(d, s->pos) : short_bytes(d, s->pos);
+}
+
 int delta_put(struct delta *d, uint64_t unit, const void *data)
 {
 	struct slot *s;
-	uint64_t idx;
+	uint64_t pos;
+	uint32_t len;
 	int r;
 
-	/* Check the arena first, so that a full delta leaves no fresh slot
-	 * without a source behind. */
+	/* Allocate before claiming a slot, so that a full delta leaves no
+	 * fresh slot without a source behind. */
 	s = find_slot(d, unit);
 	if (s->key != 0 && s->src == 0) {
-		memcpy(arena_unit(d, s->pos), data, DELTA_UNIT);
+		if (s->len == DELTA_UNIT) {
+			memcpy(arena_unit(d, s->pos), data, DELTA_UNIT);
+			return 0;
+		}
+		len = stored_len(data);
+		if (len <= s->len) {
+			unsigned char *m = short_bytes(d, s->pos);
+			memcpy(m, data, len);
+			memset(m + len, 0, s->len - len);
+			return 0;
+		}
+		r = mem_alloc(d, len, &pos);
+		if (r < 0)
+			return r;
+		short_free(d, s->len, s->pos);
+		s->len = len;
+		s->pos = pos;
+		memcpy(mem_bytes(d, s), data, len);
 		return 0;
 	}
-	r = arena_alloc(d, &idx);
+	len = d->short_ok ? stored_len(data) : DELTA_UNIT;
+	r = mem_alloc(d, len, &pos);
 	if (r < 0)
 		return r;
 	r = claim_slot(d, unit, &s);
 	if (r < 0)
-		return r;	/* the arena unit is lost; only on ENOMEM */
+		return r;	/* the arena bytes are lost; only on ENOMEM */
 	s->src = 0;
-	s->pos = idx;
-	memcpy(arena_unit(d, idx), data, DELTA_UNIT);
+	s->len = len;
+	s->pos = pos;
+	memcpy(mem_bytes(d, s), data, len);
 	return 0;
 }
 
@@ -312,11 +437,13 @@ int delta_map(struct delta *d, uint64_t unit, uint64_t count, int file_id, uint6
 static void fill_src(const struct delta *d, const struct slot *s, struct delta_src *src)
 {
 	if (s->src == 0) {
-		src->mem = arena_unit(d, s->pos);
+		src->mem = mem_bytes(d, s);
+		src->mem_len = s->len;
 		src->fd = -1;
 		src->pos = 0;
 	} else {
 		src->mem = NULL;
+		src->mem_len = 0;
 		src->fd = d->fds[s->src - 1];
 		src->pos = s->pos;
 	}
@@ -336,6 +463,7 @@ int delta_lookup(const struct delta *d, uint64_t unit, struct delta_src *src)
 	if (d->n_ext == 0 || !(e = find_extent(d, unit)))
 		return 0;
 	src->mem = NULL;
+	src->mem_len = 0;
 	src->fd = d->fds[e->file];
 	src->pos = e->pos + (unit - e->unit) * DELTA_UNIT;
 	return 1;
@@ -348,7 +476,7 @@ uint64_t delta_units(const struct delta *d)
 
 uint64_t delta_mem_bytes(const struct delta *d)
 {
-	return d->mem_units * DELTA_UNIT;
+	return d->mem_units * DELTA_UNIT + d->sbytes;
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -413,6 +541,7 @@ int delta_iter_next(struct delta_iter *it, uint64_t *unit, struct delta_src *src
 		const struct extent *e = &d->ext[it->ei];
 		u = it->eu;
 		src->mem = NULL;
+		src->mem_len = 0;
 		src->fd = d->fds[e->file];
 		src->pos = e->pos + (u - e->unit) * DELTA_UNIT;
 	}

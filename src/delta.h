@@ -34,15 +34,19 @@ struct delta;
 
 /* Where one unit's bytes are. */
 struct delta_src {
-	const unsigned char *mem;	/* non-NULL: DELTA_UNIT bytes here */
+	const unsigned char *mem;	/* non-NULL: the unit's first mem_len bytes */
+	unsigned mem_len;		/* here; the rest of the unit is zeros */
 	int fd;				/* else: DELTA_UNIT bytes of fd at pos */
 	uint64_t pos;
 };
 
-/* mem_limit: most bytes of memory units (0: no limit).  Exceeding it makes
- * delta_put() fail with -ENOSPC. */
+/* mem_limit: most bytes of memory units, full and short (0: no limit).
+ * Exceeding it makes delta_put() fail with -ENOSPC. */
 struct delta *delta_new(uint64_t mem_limit);
 void delta_free(struct delta *d);
+
+/* From now on, store units whose bytes end in zeros short (delta_put). */
+void delta_allow_short(struct delta *d);
 
 /* Register fd and return its id (>= 0).  The delta owns fd from then on
  * and closes it in delta_free(). */
@@ -51,8 +55,11 @@ int delta_add_file(struct delta *d, int fd);
 /* The descriptor registered as file_id, or -1. */
 int delta_file_fd(const struct delta *d, int file_id);
 
-/* Store DELTA_UNIT bytes for unit in memory, replacing any mapping.  If the
- * unit is already a memory unit its buffer is overwritten in place. */
+/* Store DELTA_UNIT bytes for unit in memory, replacing any mapping.  Bytes
+ * that end in zeros may be stored short (the zeros not kept: see mem_len)
+ * when the delta allows it.
+ * A unit already stored in memory at full length is overwritten in place;
+ * a short one moves when its new bytes need more room. */
 int delta_put(struct delta *d, uint64_t unit, const void *data);
 
 /* Map units [unit, unit + count) to consecutive DELTA_UNIT ranges of the

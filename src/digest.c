@@ -103,6 +103,21 @@ int digest_final(struct digest *d, unsigned char out[DIGEST_LEN])
 	return r;
 }
 
+int digest_final_keep(struct digest *d, unsigned char out[DIGEST_LEN])
+{
+	unsigned int len = 0;
+
+	if (EVP_DigestFinal_ex(d->ctx, out, &len) != 1 || len != DIGEST_LEN)
+		return -EIO;
+	return 0;
+}
+
+int digest_reset(struct digest *d)
+{
+	/* NULL: the digest the context was set up with (no new fetch). */
+	return EVP_DigestInit_ex(d->ctx, NULL, NULL) == 1 ? 0 : -EIO;
+}
+
 void digest_free(struct digest *d)
 {
 	if (d == NULL)

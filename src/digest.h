@@ -25,6 +25,10 @@ int digest_str(struct digest *d, const char *s);
 int digest_bytes(struct digest *d, const void *buf, size_t len); /* length-prefixed */
 /* Finish into out[DIGEST_LEN] and free d. */
 int digest_final(struct digest *d, unsigned char out[DIGEST_LEN]);
+/* The digest so far, keeping d for digest_reset(); and starting d anew
+ * (cheaper than digest_free() and digest_new() per small input). */
+int digest_final_keep(struct digest *d, unsigned char out[DIGEST_LEN]);
+int digest_reset(struct digest *d);
 void digest_free(struct digest *d);
 
 /* Hash len bytes of fd from offset off (pread; fd's position unchanged). */

@@ -167,6 +167,10 @@ int image_open(struct image **out, const char *base_path, int which)
 		r = -ENOMEM;
 		goto fail;
 	}
+	/* The build's units: small files and fresh inode table units end in
+	 * zeros, kept short.  Guest writes (img->cow) count whole units
+	 * against the cow limit, as documented. */
+	delta_allow_short(img->synth);
 	*out = img;
 	return 0;
 
@@ -213,6 +217,10 @@ static int add_seg(struct image_seg *segs, int *n, int max,
 			last->len += len;
 			return 0;
 		}
+		if (fd < 0 && !mem && last->fd < 0 && !last->mem) {
+			last->len += len;	/* zeros */
+			return 0;
+		}
 	}
 	if (*n == max)
 		return 1;
@@ -238,9 +246,13 @@ static int segments_locked(struct image *img, uint64_t off, size_t len,
 		int full;
 
 		if (unit_source(img, unit, &src)) {
-			if (src.mem)
-				full = add_seg(segs, &n, max, -1, 0, src.mem + in, piece);
-			else
+			if (src.mem) {
+				/* A short unit: its bytes, then zeros. */
+				size_t m = in < src.mem_len ? HB_MIN(piece, src.mem_len - in) : 0;
+				full = m && add_seg(segs, &n, max, -1, 0, src.mem + in, m);
+				if (!full && m < piece)
+					full = add_seg(segs, &n, max, -1, 0, NULL, piece - m);
+			} else
 				full = add_seg(segs, &n, max, src.fd, src.pos + in, NULL, piece);
 		} else {
 			full = add_seg(segs, &n, max, img->base_fd, off, NULL, piece);
@@ -340,36 +352,50 @@ void image_readahead(struct image *img, uint64_t off, uint64_t len)
 	}
 }
 
-#define BASE_WIN_UNITS 16	/* units in one window */
-#define BASE_WINS 8		/* windows, direct-mapped by unit / BASE_WIN_UNITS */
+#define BASE_WIN_UNITS 32	/* units in one window */
+#define BASE_WINS 16		/* windows, least recently used replaced */
+#define BASE_WIN_HDR 24		/* first unit + 1 (0: empty), units read, last use */
+#define BASE_WIN_SIZE (BASE_WIN_HDR + BASE_WIN_UNITS * DELTA_UNIT)
 
 /* BASE's bytes of unit, through the windows in img->base_win, or NULL
  * (past the end, or unreadable: the unit is then stored).  An injection
- * writes to a few places at once (inode table, data, directories), each
- * sequentially: a window each. */
+ * writes to a few places at once (inode table, data, directories, bitmaps),
+ * each sequentially: a window each, whatever their addresses (a window
+ * picked by address made the inode table and the data evict each other). */
 static const unsigned char *base_unit(struct image *img, uint64_t unit)
 {
-	uint64_t first = unit - unit % BASE_WIN_UNITS;
-	size_t w = (size_t)(unit / BASE_WIN_UNITS) % BASE_WINS;
-	unsigned char *win;
+	uint64_t first = unit - unit % BASE_WIN_UNITS, oldest = UINT64_MAX;
+	unsigned char *win = NULL;
 	ssize_t got;
 
 	if (!img->base_win) {
-		img->base_win = calloc(BASE_WINS, BASE_WIN_UNITS * DELTA_UNIT + 2 * sizeof(uint64_t));
+		img->base_win = calloc(BASE_WINS, BASE_WIN_SIZE);
 		if (!img->base_win)
 			return NULL;
 	}
-	/* each window: its first unit + 1 (0: empty), units read, then bytes */
-	win = img->base_win + w * (BASE_WIN_UNITS * DELTA_UNIT + 2 * sizeof(uint64_t));
+	img->base_win_clock++;
+	for (size_t w = 0; w < BASE_WINS; w++) {
+		unsigned char *c = img->base_win + w * BASE_WIN_SIZE;
+		uint64_t used = hb_get_le(c + 16, 8);
+		if (hb_get_le(c, 8) == first + 1) {
+			win = c;
+			break;
+		}
+		if (used < oldest) {
+			oldest = used;
+			win = c;
+		}
+	}
 	if (hb_get_le(win, 8) != first + 1) {
-		got = hb_pread_full(img->base_fd, win + 16, BASE_WIN_UNITS * DELTA_UNIT,
+		got = hb_pread_full(img->base_fd, win + BASE_WIN_HDR, BASE_WIN_UNITS * DELTA_UNIT,
 				    first * DELTA_UNIT);
 		hb_put_le(win, first + 1, 8);
 		hb_put_le(win + 8, got < 0 ? 0 : (uint64_t)got / DELTA_UNIT, 8);
 	}
+	hb_put_le(win + 16, img->base_win_clock, 8);
 	if (unit - first >= hb_get_le(win + 8, 8))
 		return NULL;
-	return win + 16 + (unit - first) * DELTA_UNIT;
+	return win + BASE_WIN_HDR + (unit - first) * DELTA_UNIT;
 }
 
 /* Store one whole unit in the writable layer. */
@@ -527,7 +553,8 @@ int image_foreach_built(struct image *img, image_unit_fn fn, void *arg)
 	}
 	while (r == 0 && delta_iter_next(it, &unit, &src)) {
 		struct image_seg segs[2] = {
-			{ .fd = src.mem ? -1 : src.fd, .pos = src.pos, .mem = src.mem, .len = DELTA_UNIT },
+			{ .fd = src.mem ? -1 : src.fd, .pos = src.pos, .mem = src.mem,
+			  .len = src.mem ? src.mem_len : DELTA_UNIT },
 			{ .fd = img->base_fd, .pos = unit * DELTA_UNIT },
 		};
 		uint64_t off = unit * DELTA_UNIT;
@@ -537,7 +564,11 @@ int image_foreach_built(struct image *img, image_unit_fn fn, void *arg)
 		if (off >= img->size)
 			continue;
 		segs[1].len = (size_t)HB_MIN((uint64_t)DELTA_UNIT, img->size - off);
-		if (!bytes) {
+		if (bytes && src.mem_len < DELTA_UNIT) {
+			memcpy(data, bytes, src.mem_len);
+			memset(data + src.mem_len, 0, DELTA_UNIT - src.mem_len);
+			bytes = data;
+		} else if (!bytes) {
 			got = hb_pread_full(src.fd, data, DELTA_UNIT, src.pos);
 			if (got < 0) {
 				r = (int)got;

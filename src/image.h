@@ -66,6 +66,7 @@ struct image {
 	 * comparison, so that an injection writing many neighbouring units
 	 * reads BASE once per window, not once per unit (image.c). */
 	unsigned char *base_win;
+	uint64_t base_win_clock;	/* base_unit()'s use counter */
 };
 
 /* Open base_path read-only and probe it (which: see partition.h). */

@@ -63,6 +63,14 @@ struct injector {
 	struct e2check *check;		/* the base's metadata checks (e2check.h) */
 	struct dirbuild *dirs;		/* names of the directories touched (dirbuild.h) */
 	int fds_warned;			/* said that large files are copied */
+	/* The host directory of the last file opened, held open: the files of
+	 * one directory come one after another, and opening each by its name
+	 * in there skips the walk of the whole path (host_dir NULL: none). */
+	char *host_dir;
+	size_t host_dir_len;
+	int host_dir_fd;
+	unsigned char *buf;		/* write_data's chunk buffer, kept */
+	struct digest *dg;		/* write_data's digest, reset per file */
 };
 
 /* One error line for a libext2fs failure while handling path. */
@@ -287,6 +295,37 @@ static int remove_name(struct injector *in, const char *path, ext2_ino_t dir,
 
 /* ---- file data -------------------------------------------------------------- */
 
+/* Open the host file path (O_RDONLY, not through a final symlink) by its
+ * name in its directory, held open for the next files of that directory. */
+static int open_host(struct injector *in, const char *path)
+{
+	const int flags = O_RDONLY | O_CLOEXEC | O_NOFOLLOW;
+	const char *slash = strrchr(path, '/');
+	size_t len = slash ? (size_t)(slash - path) : 0;
+
+	if (!slash || len == 0)
+		return open(path, flags);
+	if (!in->host_dir || in->host_dir_len != len || memcmp(in->host_dir, path, len) != 0) {
+		char *dir = strndup(path, len);
+		int fd;
+
+		if (!dir)
+			return open(path, flags);
+		fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0) {
+			free(dir);
+			return open(path, flags);	/* and its error */
+		}
+		if (in->host_dir)
+			close(in->host_dir_fd);
+		free(in->host_dir);
+		in->host_dir = dir;
+		in->host_dir_len = len;
+		in->host_dir_fd = fd;
+	}
+	return openat(in->host_dir_fd, slash + 1, flags);
+}
+
 /* Descriptors the mapped files may use: the open file limit less a reserve
  * for FUSE (/dev/fuse, cloned channels), the cow file and the guard. */
 static long fd_budget(void)
@@ -379,7 +418,7 @@ static int write_data(struct injector *in, const struct overlay_entry *e, int fd
 	int file_id = -1;
 	struct digest *dg = NULL;
 	unsigned char *buf;
-	int r = 0, dg_r;
+	int r = 0;
 
 	if (!mem && e->size >= MAP_THRESHOLD) {
 		/* Served by reference from now on: it must still hold the
@@ -418,13 +457,18 @@ static int write_data(struct injector *in, const struct overlay_entry *e, int fd
 		}
 	}
 	/* A copied file must be the bytes that were hashed. */
-	if (!mem && file_id < 0 && (r = digest_new(&dg)) < 0)
-		return r;
-	buf = malloc(chunk_blocks * bs);
-	if (!buf) {
-		digest_free(dg);
-		return -ENOMEM;
+	if (!mem && file_id < 0) {
+		if (!in->dg)
+			r = digest_new(&in->dg);
+		else
+			r = digest_reset(in->dg);
+		if (r < 0)
+			return r;
+		dg = in->dg;
 	}
+	if (!in->buf && !(in->buf = malloc(chunk_blocks * bs)))
+		return -ENOMEM;
+	buf = in->buf;
 
 	for (uint64_t first = 0; first < nblocks && r == 0; first += chunk_blocks) {
 		uint64_t n, want;
@@ -493,18 +537,15 @@ static int write_data(struct injector *in, const struct overlay_entry *e, int fd
 			i = j;
 		}
 	}
-	free(buf);
 	if (dg && r == 0) {
 		unsigned char got[DIGEST_LEN];
-		dg_r = digest_final(dg, got);
-		if (dg_r < 0)
-			return dg_r;
+		r = digest_final_keep(dg, got);
+		if (r < 0)
+			return r;
 		if (memcmp(got, e->sha256, DIGEST_LEN) != 0) {
 			hb_error("%s: %s changed while being read; try again", e->path, e->host_path);
 			return -EIO;
 		}
-	} else if (dg) {
-		digest_free(dg);
 	}
 	return r;
 }
@@ -658,7 +699,7 @@ static int inject_file(struct injector *in, const struct overlay_entry *e, ext2_
 		return 0;
 	}
 
-	fd = mem ? -1 : open(e->host_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	fd = mem ? -1 : open_host(in, e->host_path);
 	if (!mem && fd < 0) {
 		r = -errno;
 		hb_error("%s: %s", e->host_path, strerror(errno));
@@ -861,6 +902,11 @@ int inject_overlay(struct image *img, const struct overlay *ov, const struct inj
 		hb_info("injected %zu entries in %.2f s", ov->n, hb_now() - start);
 	if (r == 0 && opts->slot_path)
 		r = inject_slot(&in);
+	if (in.host_dir)
+		close(in.host_dir_fd);
+	free(in.host_dir);
+	free(in.buf);
+	digest_free(in.dg);
 	free(in.inos);
 	e2check_free(in.check);
 	if (r < 0) {

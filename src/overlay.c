@@ -36,6 +36,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -51,9 +52,19 @@ struct entries {
 	size_t n, cap;
 };
 
+/* Does e->path lie inside e->host_path's allocation?  A walked file's
+ * host path ends in "/" and its image path: one string holds both. */
+static int path_in_host(const struct overlay_entry *e)
+{
+	uintptr_t p = (uintptr_t)e->path, h = (uintptr_t)e->host_path;
+
+	return e->host_path && p > h && p <= h + strlen(e->host_path);
+}
+
 static void entry_free(struct overlay_entry *e)
 {
-	free(e->path);
+	if (!path_in_host(e))
+		free(e->path);
 	free(e->host_path);
 	free(e->target);
 }
@@ -427,25 +438,34 @@ static int remember_linked(struct walk *w, size_t idx)
 
 static int walk_dir(struct walk *w, const char *host_dir, const char *rel);
 
-/* Add host (at image path rel) and, for a directory, what is below it. */
-static int walk_one(struct walk *w, const char *host, const char *rel)
+/* Add host (at image path rel, lstat()ed into st: see walk_dir) and, for
+ * a directory, what is below it.  host ends in "/" and rel. */
+static int walk_one(struct walk *w, const char *host, const char *rel, const struct stat *stp)
 {
 	struct overlay_entry *e;
-	struct stat st;
+	struct stat st = *stp;
 	int r;
 
-	if (lstat(host, &st) != 0) {
-		r = -errno;
-		hb_error("%s: %s", host, strerror(-r));
-		return r;
-	}
 	if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode)) {
 		hb_error("%s: is %s: an overlay holds only files, directories and symlinks",
 			 host, refused_type(st.st_mode));
 		return -EINVAL;
 	}
 	e = entries_push(&w->es);
-	if (e == NULL || (e->path = strdup(rel)) == NULL) {
+	if (e == NULL) {
+		hb_error("%s: out of memory", host);
+		return -ENOMEM;
+	}
+	if (S_ISREG(st.st_mode)) {
+		/* One string for both paths: the image path is the host
+		 * path's tail. */
+		e->host_path = strdup(host);
+		if (e->host_path)
+			e->path = e->host_path + strlen(host) - strlen(rel);
+	} else {
+		e->path = strdup(rel);
+	}
+	if (e->path == NULL) {
 		hb_error("%s: out of memory", host);
 		return -ENOMEM;
 	}
@@ -465,11 +485,6 @@ static int walk_one(struct walk *w, const char *host, const char *rel)
 	}
 
 	e->type = OVERLAY_FILE;
-	e->host_path = strdup(host);
-	if (e->host_path == NULL) {
-		hb_error("%s: out of memory", host);
-		return -ENOMEM;
-	}
 	if (st.st_nlink > 1) {
 		e->host_dev = st.st_dev;
 		e->host_ino = st.st_ino;
@@ -499,21 +514,32 @@ static int walk_one(struct walk *w, const char *host, const char *rel)
 	return 0;
 }
 
+/* A name of a directory being walked, with its lstat() (err: its errno). */
+struct walk_name {
+	char *name;
+	int err;
+	struct stat st;
+};
+
 static int name_cmp(const void *a, const void *b)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
+	return strcmp(((const struct walk_name *)a)->name, ((const struct walk_name *)b)->name);
 }
 
 static int walk_dir(struct walk *w, const char *host_dir, const char *rel)
 {
 	DIR *dp;
 	struct dirent *de;
-	char **names = NULL;
+	struct walk_name *names = NULL;
 	size_t n = 0, cap = 0, i;
+	size_t hlen = strlen(host_dir), rlen = strlen(rel);
+	char *host = NULL, *path = NULL;
 	int r = 0;
 
-	/* Read the names first and close the directory, so that the depth
-	 * of the tree costs no file descriptors. */
+	/* Read the names and lstat() them by name in the open directory
+	 * (not by the whole path: no walk from the root per name), then
+	 * close the directory, so that the depth of the tree costs no file
+	 * descriptors. */
 	dp = opendir(host_dir);
 	if (dp == NULL) {
 		r = -errno;
@@ -542,7 +568,7 @@ static int walk_dir(struct walk *w, const char *host_dir, const char *rel)
 			break;
 		}
 		if (n == cap) {
-			char **v;
+			struct walk_name *v;
 
 			cap = cap ? 2 * cap : 32;
 			v = realloc(names, cap * sizeof *v);
@@ -552,38 +578,55 @@ static int walk_dir(struct walk *w, const char *host_dir, const char *rel)
 			}
 			names = v;
 		}
-		names[n] = strdup(de->d_name);
-		if (names[n] == NULL) {
+		names[n].name = strdup(de->d_name);
+		if (names[n].name == NULL) {
 			r = -ENOMEM;
 			break;
 		}
 		n++;
 	}
-	closedir(dp);
-	if (r == -ENOMEM)
-		hb_error("%s: out of memory", host_dir);
-
 	/* Sorted only so that errors and hard-link leaders found during the
 	 * walk do not depend on readdir order; the list is sorted again. */
 	if (r == 0 && n > 1)
 		qsort(names, n, sizeof *names, name_cmp);
-	for (i = 0; i < n && r == 0; i++) {
-		char *host = NULL, *path = NULL;
+	for (i = 0; i < n && r == 0; i++)
+		names[i].err = fstatat(dirfd(dp), names[i].name, &names[i].st,
+				       AT_SYMLINK_NOFOLLOW) != 0 ? errno : 0;
+	closedir(dp);
+	if (r == -ENOMEM)
+		hb_error("%s: out of memory", host_dir);
 
-		if (asprintf(&host, "%s/%s", host_dir, names[i]) < 0)
-			host = NULL;
-		if (asprintf(&path, "%s%s%s", rel, rel[0] ? "/" : "", names[i]) < 0)
-			path = NULL;
+	/* host_dir/NAME and rel/NAME, built in place. */
+	if (r == 0 && n > 0) {
+		host = malloc(hlen + 1 + OVERLAY_NAME_MAX + 1);
+		path = malloc(rlen + 1 + OVERLAY_NAME_MAX + 1);
 		if (host == NULL || path == NULL) {
 			hb_error("%s: out of memory", host_dir);
 			r = -ENOMEM;
-		} else
-			r = walk_one(w, host, path);
-		free(host);
-		free(path);
+		} else {
+			memcpy(host, host_dir, hlen);
+			host[hlen++] = '/';
+			memcpy(path, rel, rlen);
+			if (rlen)
+				path[rlen++] = '/';
+		}
 	}
+	for (i = 0; i < n && r == 0; i++) {
+		size_t len = strlen(names[i].name) + 1;
+
+		memcpy(host + hlen, names[i].name, len);
+		memcpy(path + rlen, names[i].name, len);
+		if (names[i].err) {
+			r = -names[i].err;
+			hb_error("%s: %s", host, strerror(-r));
+		} else {
+			r = walk_one(w, host, path, &names[i].st);
+		}
+	}
+	free(host);
+	free(path);
 	for (i = 0; i < n; i++)
-		free(names[i]);
+		free(names[i].name);
 	free(names);
 	return r;
 }

@@ -687,6 +687,125 @@ START_TEST(test_iter_many)
 }
 END_TEST
 
+/* The unit's bytes as a lookup gives them: mem_len bytes, then zeros. */
+static void unit_bytes(const struct delta *dd, uint64_t unit, unsigned char out[DELTA_UNIT])
+{
+	struct delta_src src;
+
+	ck_assert_int_eq(delta_lookup(dd, unit, &src), 1);
+	ck_assert_ptr_nonnull(src.mem);
+	ck_assert_uint_ge(src.mem_len, 1);
+	ck_assert_uint_le(src.mem_len, DELTA_UNIT);
+	memcpy(out, src.mem, src.mem_len);
+	memset(out + src.mem_len, 0, DELTA_UNIT - src.mem_len);
+}
+
+/* Units ending in zeros are stored short, read back whole, grow, shrink
+ * and free their room for the next short unit; without
+ * delta_allow_short() every unit is whole. */
+START_TEST(test_short_units)
+{
+	static const unsigned lens[] = { 0, 1, 15, 16, 17, 200, 511, 512, 513, 1000, DELTA_UNIT };
+	struct delta *s = delta_new(0);
+	unsigned char buf[DELTA_UNIT], got[DELTA_UNIT];
+	struct delta_src src;
+	uint64_t mem;
+
+	ck_assert_ptr_nonnull(s);
+	delta_allow_short(s);
+	for (size_t i = 0; i < HB_ARRAY_SIZE(lens); i++) {
+		fill(buf, i, 1);
+		memset(buf + lens[i], 0, DELTA_UNIT - lens[i]);
+		ck_assert_int_eq(delta_put(s, i, buf), 0);
+	}
+	for (size_t i = 0; i < HB_ARRAY_SIZE(lens); i++) {
+		fill(buf, i, 1);
+		memset(buf + lens[i], 0, DELTA_UNIT - lens[i]);
+		unit_bytes(s, i, got);
+		ck_assert_int_eq(memcmp(got, buf, DELTA_UNIT), 0);
+		ck_assert_int_eq(delta_lookup(s, i, &src), 1);
+		if (lens[i] <= 512)
+			ck_assert_uint_le(src.mem_len, 512);
+		else
+			ck_assert_uint_eq(src.mem_len, DELTA_UNIT);
+	}
+	mem = delta_mem_bytes(s);
+	ck_assert_uint_lt(mem, 5 * DELTA_UNIT);
+
+	/* unit 1 (1 byte) grows past the short limit, then shrinks: it stays
+	 * whole; unit 5 (200) shrinks in place, then grows within its room */
+	fill(buf, 1, 2);
+	ck_assert_int_eq(delta_put(s, 1, buf), 0);
+	unit_bytes(s, 1, got);
+	ck_assert_int_eq(memcmp(got, buf, DELTA_UNIT), 0);
+	memset(buf + 3, 0, DELTA_UNIT - 3);
+	ck_assert_int_eq(delta_put(s, 1, buf), 0);
+	unit_bytes(s, 1, got);
+	ck_assert_int_eq(memcmp(got, buf, DELTA_UNIT), 0);
+	ck_assert_int_eq(delta_lookup(s, 1, &src), 1);
+	ck_assert_uint_eq(src.mem_len, DELTA_UNIT);
+
+	fill(buf, 5, 3);
+	memset(buf + 20, 0, DELTA_UNIT - 20);
+	ck_assert_int_eq(delta_put(s, 5, buf), 0);
+	unit_bytes(s, 5, got);
+	ck_assert_int_eq(memcmp(got, buf, DELTA_UNIT), 0);
+	fill(buf, 5, 4);
+	memset(buf + 100, 0, DELTA_UNIT - 100);
+	ck_assert_int_eq(delta_put(s, 5, buf), 0);
+	unit_bytes(s, 5, got);
+	ck_assert_int_eq(memcmp(got, buf, DELTA_UNIT), 0);
+
+	/* unit 2 (15 bytes: one grain) moves to a longer short unit; its
+	 * grain is reused by the next one-grain unit */
+	mem = delta_mem_bytes(s);
+	fill(buf, 2, 5);
+	memset(buf + 300, 0, DELTA_UNIT - 300);
+	ck_assert_int_eq(delta_put(s, 2, buf), 0);
+	unit_bytes(s, 2, got);
+	ck_assert_int_eq(memcmp(got, buf, DELTA_UNIT), 0);
+	ck_assert_uint_eq(delta_mem_bytes(s), mem - 16 + 304);
+	fill(buf, 50, 1);
+	memset(buf + 10, 0, DELTA_UNIT - 10);
+	ck_assert_int_eq(delta_put(s, 50, buf), 0);
+	ck_assert_uint_eq(delta_mem_bytes(s), mem + 304);
+	unit_bytes(s, 50, got);
+	ck_assert_int_eq(memcmp(got, buf, DELTA_UNIT), 0);
+	for (size_t i = 0; i < HB_ARRAY_SIZE(lens); i++) {
+		if (i == 1 || i == 2 || i == 5)
+			continue;
+		fill(buf, i, 1);
+		memset(buf + lens[i], 0, DELTA_UNIT - lens[i]);
+		unit_bytes(s, i, got);
+		ck_assert_int_eq(memcmp(got, buf, DELTA_UNIT), 0);
+	}
+
+	/* many short units over several arena chunks, walked in order */
+	for (uint64_t u = 1000; u < 12000; u++) {
+		memset(buf, 0, sizeof buf);
+		memcpy(buf, &u, sizeof u);
+		buf[u % 500] = 0xff;
+		ck_assert_int_eq(delta_put(s, u, buf), 0);
+	}
+	for (uint64_t u = 1000; u < 12000; u++) {
+		memset(buf, 0, sizeof buf);
+		memcpy(buf, &u, sizeof u);
+		buf[u % 500] = 0xff;
+		unit_bytes(s, u, got);
+		ck_assert_int_eq(memcmp(got, buf, DELTA_UNIT), 0);
+	}
+	delta_free(s);
+
+	/* the fixture's delta keeps every unit whole */
+	memset(buf, 0, sizeof buf);
+	buf[0] = 1;
+	ck_assert_int_eq(delta_put(d, 7, buf), 0);
+	ck_assert_int_eq(delta_lookup(d, 7, &src), 1);
+	ck_assert_uint_eq(src.mem_len, DELTA_UNIT);
+	ck_assert_uint_eq(delta_mem_bytes(d), DELTA_UNIT);
+}
+END_TEST
+
 static Suite *delta_suite(void)
 {
 	Suite *s = suite_create("delta");
@@ -701,6 +820,7 @@ static Suite *delta_suite(void)
 	tcase_add_test(mem, test_empty);
 	tcase_add_test(mem, test_put_lookup);
 	tcase_add_test(mem, test_overwrite_in_place);
+	tcase_add_test(mem, test_short_units);
 	suite_add_tcase(s, mem);
 
 	tcase_add_checked_fixture(file, setup, teardown);

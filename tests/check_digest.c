@@ -107,6 +107,31 @@ START_TEST(test_million_a_in_pieces)
 }
 END_TEST
 
+/* One context reused: final_keep, then reset, gives each input's own hash. */
+START_TEST(test_reset_reuses)
+{
+	struct digest *d;
+	unsigned char out[DIGEST_LEN];
+	char hex[DIGEST_HEX_LEN];
+
+	ck_assert_int_eq(digest_new(&d), 0);
+	ck_assert_int_eq(digest_update(d, "ab", 2), 0);
+	ck_assert_int_eq(digest_update(d, "c", 1), 0);
+	ck_assert_int_eq(digest_final_keep(d, out), 0);
+	digest_hex(out, hex);
+	ck_assert_str_eq(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	ck_assert_int_eq(digest_reset(d), 0);
+	ck_assert_int_eq(digest_final_keep(d, out), 0);
+	digest_hex(out, hex);
+	ck_assert_str_eq(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+	ck_assert_int_eq(digest_reset(d), 0);
+	ck_assert_int_eq(digest_update(d, "abc", 3), 0);
+	ck_assert_int_eq(digest_final(d, out), 0);	/* and frees it */
+	digest_hex(out, hex);
+	ck_assert_str_eq(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+END_TEST
+
 START_TEST(test_u64_is_little_endian)
 {
 	struct digest *d;
@@ -299,6 +324,7 @@ static Suite *digest_suite(void)
 
 	tcase_add_test(tc, test_vectors);
 	tcase_add_test(tc, test_million_a_in_pieces);
+	tcase_add_test(tc, test_reset_reuses);
 	tcase_add_test(tc, test_u64_is_little_endian);
 	tcase_add_test(tc, test_str_is_length_prefixed);
 	tcase_add_test(tc, test_hex);

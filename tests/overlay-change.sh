@@ -21,19 +21,22 @@ export XDG_CACHE_HOME="$tmp/xdg"
 make_base ext4 "$tmp/base.img"
 
 # changed_between NAME SIZE: overlay with one file of SIZE bytes, changed
-# (same size, mtime restored) while the injection's open of it waits.
+# (same size, mtime restored) while the injection's opening of it waits.
+# The openats that touch the directory or the file: the scan's opendir,
+# its open of f to hash it, then the injection's open of the directory
+# (delayed: the third) and of f by name in it.
 changed_between()
 {
 	_d=$tmp/ov-$1
 	mkdir -p "$_d"
 	head -c "$2" /dev/urandom > "$_d/f"
 	touch -d @1700000000 "$_d/f"
-	strace -f -P "$_d/f" -e trace=openat -e inject=openat:delay_enter=4000000:when=2 \
+	strace -f -P "$_d" -P "$_d/f" -e trace=openat -e inject=openat:delay_enter=4000000:when=3 \
 		-o "$tmp/$1.trace" "$hb" --digests "$tmp/base.img" "$_d" \
 		> "$tmp/$1.out" 2> "$tmp/$1.err" &
 	_pid=$!
 	_n=0
-	until grep -q '^.*openat(.*= [0-9]' "$tmp/$1.trace" 2>/dev/null; do
+	until grep -q '^.*openat(.*/f", .*= [0-9]' "$tmp/$1.trace" 2>/dev/null; do
 		_n=$((_n + 1))
 		[ $_n -lt 300 ] || fail "$1: the scan never opened the file"
 		sleep 0.1
