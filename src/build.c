@@ -274,21 +274,49 @@ void build_describe(const struct build *b, struct json *j)
 	json_end(j);
 }
 
-static int manifest(struct build *b)
+/* Written twice: once to count, then into a buffer of exactly that size
+ * (a memory stream would double its buffer as it grows: at 100k entries
+ * that is tens of MiB left in the heap for the life of the mount). */
+static int describe_to(struct build *b, FILE *f)
 {
-	FILE *f = open_memstream(&b->manifest, &b->manifest_len);
 	struct json j;
 	int r;
 
-	if (!f)
-		return -ENOMEM;
 	json_init(&j, f);
 	json_object_begin(&j, NULL, JSON_BLOCK);
 	build_describe(b, &j);
 	json_end(&j);
 	r = json_done(&j);
-	if (fclose(f) != 0)
+	if (r == 0 && (fflush(f) != 0 || ferror(f)))
+		r = -EIO;
+	return r;
+}
+
+static int manifest(struct build *b)
+{
+	FILE *f = fopen("/dev/null", "we");
+	long len;
+	int r;
+
+	if (!f)
+		return -errno;
+	r = describe_to(b, f);
+	len = ftell(f);
+	fclose(f);
+	if (r < 0)
+		return r;
+	if (len < 0)
+		return -EIO;
+	if (!(b->manifest = malloc((size_t)len + 1)))
 		return -ENOMEM;
+	if (!(f = fmemopen(b->manifest, (size_t)len + 1, "w")))
+		return -ENOMEM;
+	setbuf(f, NULL);
+	r = describe_to(b, f);
+	if (r == 0 && ftell(f) != len)
+		r = -EIO;
+	fclose(f);
+	b->manifest_len = (size_t)len;
 	return r;
 }
 
