@@ -11,10 +11,12 @@
 # ninja; one older than 3.3 is not built against but loaded instead of
 # the 3.3 one with LD_PRELOAD, to check that /dev/fd/N is refused), e2fsprogs (lib/ext2fs; --enable-elf-shlibs, libext2fs and
 # libcom_err only: libblkid stays util-linux's, as on RHEL) or OpenSSL
-# (Configure and crypto/; ./config shared).  E.g. RHEL/Rocky 8's:
+# (Configure and crypto/; ./config shared no-tests, the libraries only).
+# E.g. RHEL/Rocky 8's:
 #
 #   git --git-dir=LIBFUSE.git archive --prefix=libfuse-3.3.0/ fuse-3.3.0 | tar x
 #   git --git-dir=E2FSPROGS.git archive --prefix=e2fsprogs-1.45.6/ v1.45.6 | tar x
+#   git --git-dir=OPENSSL.git archive --prefix=openssl-1.1.1k/ OpenSSL_1_1_1k | tar x
 #   tools/oldlibs.sh libfuse-3.3.0 e2fsprogs-1.45.6 [openssl-1.1.1k] [libfuse-3.2.6]
 #
 # They are installed into WORKDIR/prefix (default WORKDIR: a new directory
@@ -79,8 +81,11 @@ build_libfuse() {
 	command -v meson >/dev/null && command -v ninja >/dev/null ||
 		die "libfuse needs meson and ninja (apt-get install meson ninja-build)"
 	rm -rf "$_b"
+	# --sysconfdir=/etc: its fusermount3 reads /etc/fuse.conf, as a
+	# distribution's does (the tests set user_allow_other there), not
+	# the prefix's copy.
 	run "$_log" meson setup "$_b" "$2" --prefix="$prefix" --libdir=lib --buildtype=release \
-		-Dexamples=false -Dudevrulesdir="$prefix/lib/udev/rules.d"
+		--sysconfdir=/etc -Dexamples=false -Dudevrulesdir="$prefix/lib/udev/rules.d"
 	run "$_log" nice ninja -C "$_b" -j "$jobs"
 	# Into a staging directory: without DESTDIR, libfuse's install
 	# helper registers an init script on this machine (update-rc.d).
@@ -111,8 +116,11 @@ build_openssl() {
 	cp -a "$2" "$_b"	# OpenSSL 1.1 builds in its tree
 	(cd "$_b" && run "$_log" ./config shared no-tests --prefix="$prefix" \
 		--openssldir="$prefix/ssl" --libdir=lib)
-	run "$_log" nice make -C "$_b" -j "$jobs"
-	run "$_log" make -C "$_b" install_sw
+	# The libraries, headers and .pc files only: OpenSSL's programs
+	# carry no rpath, and an openssl in the prefix's bin, which the
+	# tests put first on PATH, would not find its libcrypto.
+	run "$_log" nice make -C "$_b" -j "$jobs" build_libs
+	run "$_log" make -C "$_b" install_dev
 }
 
 # A libfuse older than 3.3: built in its tree's build directory, not
