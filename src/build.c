@@ -292,31 +292,34 @@ static int describe_to(struct build *b, FILE *f)
 	return r;
 }
 
+static ssize_t count_write(void *cookie, const char *buf, size_t n)
+{
+	(void)buf;
+	*(size_t *)cookie += n;
+	return (ssize_t)n;
+}
+
 static int manifest(struct build *b)
 {
-	FILE *f = fopen("/dev/null", "we");
-	long len;
+	size_t len = 0;
+	FILE *f = fopencookie(&len, "w", (cookie_io_functions_t){ .write = count_write });
 	int r;
 
 	if (!f)
-		return -errno;
+		return -ENOMEM;
 	r = describe_to(b, f);
-	len = ftell(f);
 	fclose(f);
 	if (r < 0)
 		return r;
-	if (len < 0)
-		return -EIO;
-	if (!(b->manifest = malloc((size_t)len + 1)))
+	if (!(b->manifest = malloc(len + 1)))
 		return -ENOMEM;
-	if (!(f = fmemopen(b->manifest, (size_t)len + 1, "w")))
+	if (!(f = fmemopen(b->manifest, len + 1, "w")))
 		return -ENOMEM;
-	setbuf(f, NULL);
 	r = describe_to(b, f);
-	if (r == 0 && ftell(f) != len)
+	if (r == 0 && ftell(f) != (long)len)
 		r = -EIO;
 	fclose(f);
-	b->manifest_len = (size_t)len;
+	b->manifest_len = len;
 	return r;
 }
 
