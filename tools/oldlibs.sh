@@ -205,7 +205,7 @@ done
 "$hb/hackbackfs" --version >&2
 
 # ---- the tests ---------------------------------------------------------------
-tests=$(cd "$hb" && printf 'print-tests:\n\t@echo $(UNIT_TESTS) $(MOUNT_TESTS)\n' |
+tests=$(cd "$hb" && printf 'print-tests:\n\t@echo $(UNIT_TESTS) $(filter-out %%/stress.sh %%/cow-full.sh,$(MOUNT_TESTS))\n' |
 	make -s -f Makefile -f - print-tests)
 # The tests' fusermount3 is the prefix's, when libfuse was built here.
 # Check's 4 s per test is short on a busy machine, and speed is not what

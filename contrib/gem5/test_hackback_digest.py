@@ -204,7 +204,7 @@ class FreshCopyTest(unittest.TestCase):
     """The real program: a checkpoint taken with one overlay is accepted on
     an image built from a fresh copy of it (new mtimes, another path), and
     refused once a byte of the overlay changes.  Needs HACKBACKFS (the
-    built program, set by tests/contrib-gem5.sh) and mke2fs."""
+    built program, set by tests/guest/contrib-gem5.sh) and mke2fs."""
 
     def setUp(self):
         import shutil

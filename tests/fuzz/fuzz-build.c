@@ -5,10 +5,10 @@
  * made by seeds.sh).  Each run probes it, opens its file system, injects a
  * fixed small overlay (overlay.sh: new and replaced files, a mapped file,
  * symlinks, a hard link, deep directories, a name in an htree directory)
- * and closes it: the same pipeline as tests/synth.  An input of even size
+ * and closes it: the same pipeline as tests/lib/synth.  An input of even size
  * is padded with zeros to a whole MiB (see below).  A refusal must come
  * with a message.  Whether an accepted image passes `e2fsck -fn' is
- * checked over the corpus afterwards (build-check.sh runs tests/synth with
+ * checked over the corpus afterwards (build-check.sh runs tests/lib/synth with
  * the same overlay and epoch), not per input: e2fsck costs more than a run.
  *
  * For that check, with HB_FUZZ_OUT=FILE in the environment (replay driver

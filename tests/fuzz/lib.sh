@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # tests/fuzz/lib.sh -- what the fuzz replay scripts share; source it after
-# tests/lib.sh.
+# tests/lib/common.sh.
 #
 #   fuzz_inputs TARGET     prints the directories to replay for TARGET:
 #                          the seeds (made now by seeds.sh, once per test),

@@ -1,7 +1,7 @@
 #!/bin/sh
 # SPDX-License-Identifier: BSD-3-Clause
 # overlay.sh DIR -- the fixed small overlay that fuzz-build injects and
-# build-check.sh injects again with tests/synth.  Small enough for a 1 MiB
+# build-check.sh injects again with tests/lib/synth.  Small enough for a 1 MiB
 # file system; touches every kind of injection: a new file below a
 # merged-usr symlink (sbin -> usr/sbin), a replaced file, a mapped file
 # (>= 64 KiB), a symlink replacing a file, a hard link, deep new

@@ -22,6 +22,11 @@
 #   boot DISK LOG [EXPECT SEND]  boot a raw image under QEMU (after guest_image)
 #   check LOG SCRIPT|- WANT NOT...  the hack-back sequence in a boot's log
 
+# Under `make check' (no argument, top_builddir set) the program under test
+# is the build tree's; the image cache is then next to it in
+# tests/guest/cache unless HACKBACK_GUEST_CACHE says otherwise.
+[ $# -gt 0 ] || [ -z "${top_builddir:-}" ] || set -- "$top_builddir/hackbackfs"
+
 here=$(cd "$(dirname "$0")" && pwd)
 srcdir=$(cd "$here/../.." && pwd)
 overlay=$srcdir/overlays/hack-back
@@ -209,4 +214,43 @@ check() {
     else
         say "$n: ok (checkpoint, $want, m5 exit)"
     fi
+}
+
+# isa_steps HACKBACKFS: the hack-back workflow on a foreign-ISA guest under
+# QEMU TCG, for $arch (arm64.sh, riscv64.sh): standin-isa.sh
+# (contrib/gem5/hack_back.py --board arm|riscv under the gem5 stand-in,
+# mount mode: checkpoint on image A, restore onto A, restore onto B, B's
+# script runs and its status reaches hack_back.py) and then export.sh (the
+# export mode's materialized image boots).  One image build (cached) serves
+# both.  Exits: 0 pass, 1 fail, 77 skip (standin-isa.sh skipped).
+#
+# standin-isa.sh takes the place restore.sh (QEMU migration driven directly,
+# with the guest page-cache trap and its control run) had here: the same
+# checkpoint on A / restore onto B / B's script runs / slot-not-in-the-layer
+# assertions, through the real run script, in the same CI time; the trap is
+# ISA-independent and restore.sh keeps it on amd64.
+# HACKBACK_GUEST_RESTORE=1 runs restore.sh as well; HACKBACK_GUEST_EXPORT=0
+# leaves export.sh out.
+isa_steps() {
+    HACKBACK_GUEST_ARCH=$arch
+    export HACKBACK_GUEST_ARCH
+    export HACKBACK_GUEST_CACHE="${HACKBACK_GUEST_CACHE:-$(dirname "$1")/tests/guest/cache}"
+    _isa_step standin-isa.sh "$1"
+    [ "$rc" = 0 ] || exit "$rc"
+    if [ "${HACKBACK_GUEST_RESTORE:-0}" = 1 ]; then
+        _isa_step restore.sh "$1"
+        [ "$rc" = 0 ] || exit 1
+    fi
+    [ "${HACKBACK_GUEST_EXPORT:-1}" != 0 ] || exit 0
+    _isa_step export.sh "$1"
+    [ "$rc" != 77 ] || rc=1     # the image was there a moment ago
+    exit "$rc"
+}
+
+# _isa_step SCRIPT HACKBACKFS: run it, report its time, status in rc.
+_isa_step() {
+    _t=$(date +%s)
+    rc=0
+    sh "$here/$1" "$2" || rc=$?
+    say "$arch $1: exit $rc, $(($(date +%s) - _t)) s"
 }

@@ -7,7 +7,7 @@
 # Exports the Debian guest image (see build-image.sh) with overlays/hack-back,
 # the m5 stand-in and restore script A as gem5's COW disk file, materializes
 # BASE + FILE into a sparse temporary with our own reader of the format
-# (tests/cowapply.py, as gem5's CowDiskImage over a RawDiskImage would read
+# (tests/lib/cowapply.py, as gem5's CowDiskImage over a RawDiskImage would read
 # it), and boots that under qemu-system-x86_64: the serial log must show the
 # hack-back sequence (autologin ran .bashrc, m5 checkpoint, restore script
 # A's marker and not B's, m5 exit).  The materialized image must also equal
@@ -49,7 +49,7 @@ ts=$(date +%s)
     { fail "hackbackfs --export-cow failed"; exit 1; }
 say "export: $(($(date +%s) - ts)) s, $(sed -n 's/^sectors //p' "$work/export.out") sectors, $(stat -c %s "$work/a.cow") bytes"
 cp --sparse=always "$img/disk.img" "$work/a.img"
-python3 -B "$srcdir/tests/cowapply.py" apply "$work/a.cow" "$work/a.img" ||
+python3 -B "$srcdir/tests/lib/cowapply.py" apply "$work/a.cow" "$work/a.img" ||
     { fail "the reader could not apply the file"; exit 1; }
 cmp -s "$img/disk.img" "$work/a.img" && fail "BASE + FILE equals BASE"
 

@@ -3,7 +3,7 @@ set-up for each --board (the disk wiring, root=, console, export-mode table,
 KVM without perf, the switchable processor, readfile_contents), and its exit
 handling against scripted exits (boot markers, checkpoint, failure status;
 posing as v25, the hypercalls through v25's exit handlers, with and without
-register_exit_handler). Run by tests/contrib-gem5.sh once per API the
+register_exit_handler). Run by tests/guest/contrib-gem5.sh once per API the
 stand-in presents:
 
     python3 -B tests/guest/gem5standin/selftest.py contrib/gem5
