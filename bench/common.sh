@@ -1,6 +1,12 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # bench/common.sh -- what the benchmarks share.  Source it after setting
-# SRC (the source tree) and defining say and die.
+# SRC (the source tree) and HERE (bench/).
+
+# Messages: say MSG on stderr; die MSG: "SCRIPT: MSG" on stderr, exit 1.
+# (A benchmark has no checks to fail or skip: tests/lib/common.sh's fail
+# and skip are the tests'.)
+say() { printf '%s\n' "$*" >&2; }
+die() { say "$(basename "$0"): $*"; exit 1; }
 
 # Set HACKBACKFS to the program to bench: as given, or built out of tree
 # in $BUILD (default /tmp/build-bench).

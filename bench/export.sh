@@ -54,8 +54,7 @@ GEM5_RAND=${GEM5_RAND:-20000}
 ROUNDS=${ROUNDS:-2}
 PATH=$PATH:/usr/sbin:/sbin
 
-say() { printf '%s\n' "$*" >&2; }
-die() { say "export.sh: $*"; exit 1; }
+. "$HERE/common.sh"
 
 need=()
 command -v mke2fs >/dev/null || need+=(e2fsprogs)
@@ -80,7 +79,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-. "$HERE/common.sh"
 need_gnu_time
 find_hackbackfs
 READER=$WORK/gem5-reader

@@ -55,8 +55,7 @@ DATA_MB=${DATA_MB:-1536}
 ROUNDS=${ROUNDS:-2}
 IMG_MB=2048
 
-say() { printf '%s\n' "$*" >&2; }
-die() { say "read.sh: $*"; exit 1; }
+. "$HERE/common.sh"
 
 [ "$(id -u)" = 0 ] || die "run as root (drop_caches, mounts)"
 
@@ -116,7 +115,6 @@ trap 'exit 130' INT TERM
 T0=$(date +%s)
 
 # --- programs ---------------------------------------------------------------
-. "$HERE/common.sh"
 find_hackbackfs
 build_read_tools "$WORK"
 

@@ -35,8 +35,7 @@ SRC=$(cd "$HERE/.." && pwd)
 PATH=$PATH:/usr/sbin:/sbin
 MKE2FS_LIMIT=${MKE2FS_LIMIT:-600}
 
-say() { printf '%s\n' "$*" >&2; }
-die() { say "scale.sh: $*"; exit 1; }
+. "$HERE/common.sh"
 
 command -v mke2fs >/dev/null || die "mke2fs (e2fsprogs) is needed"
 command -v python3 >/dev/null || die "python3 is needed (it makes the trees)"
@@ -47,7 +46,6 @@ cleanup() { [ "${KEEP:-0}" = 1 ] || rm -rf "$WORK"; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-. "$HERE/common.sh"
 need_gnu_time
 [ -z "${HACKBACKFS:-}" ] && [ -x "$SRC/hackbackfs" ] && HACKBACKFS=$SRC/hackbackfs
 find_hackbackfs

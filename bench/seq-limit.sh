@@ -32,11 +32,9 @@ GEM5_SEQ=${GEM5_SEQ:-1048576}
 RA_KB=${RA_KB:-128 1024 8192}
 ROUNDS=${ROUNDS:-2}
 
-say() { printf '%s\n' "$*" >&2; }
-die() { say "seq-limit.sh: $*"; exit 1; }
+. "$HERE/common.sh"
 
 [ "$(id -u)" = 0 ] || die "run as root (drop_caches, read_ahead_kb, mounts)"
-. "$HERE/common.sh"
 need_kept_base
 find_hackbackfs
 

@@ -45,8 +45,7 @@ RUNS=${RUNS:-15}
 BIG_MB=${BIG_MB:-200}
 PATH=$PATH:/usr/sbin:/sbin
 
-say() { printf '%s\n' "$*" >&2; }
-die() { say "synth.sh: $*"; exit 1; }
+. "$HERE/common.sh"
 
 command -v mke2fs >/dev/null || die "mke2fs (e2fsprogs) is needed"
 
@@ -58,7 +57,6 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # --- the program ------------------------------------------------------------
-. "$HERE/common.sh"
 need_gnu_time
 find_hackbackfs
 

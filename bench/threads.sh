@@ -29,11 +29,9 @@ FIO_TIME=${FIO_TIME:-10}
 ROUNDS=${ROUNDS:-3}
 VARIANTS=${VARIANTS:-"-o ro|-o ro -s|-o ro,clone_fd|-o ro,max_idle_threads=1|-o ro,read_ahead_kb=128"}
 
-say() { printf '%s\n' "$*" >&2; }
-die() { say "threads.sh: $*"; exit 1; }
+. "$HERE/common.sh"
 
 [ "$(id -u)" = 0 ] || die "run as root (drop_caches, mounts)"
-. "$HERE/common.sh"
 need_kept_base
 SIZE=$(stat -c %s "$BASE")
 find_hackbackfs

@@ -174,21 +174,15 @@ show_outputs()
 		tail -n 25 "$f" | tr -d '\r' >&2
 	done
 }
-bad=0
-check()
-{
-	echo "FAIL: $*" >&2
-	bad=1
-}
 [ -f "$s/jobcomp.txt" ] || { show_outputs; fail "no jobcomp file: $(tail -n 5 "$s/log/slurmctld.log")"; }
 cut -c1-200 "$s/jobcomp.txt"
 done_ck=$(grep -c "Name=hackback-checkpoint JobState=COMPLETED" "$s/jobcomp.txt") || true
 done_b=$(grep -c "Name=hackback-bench JobState=COMPLETED" "$s/jobcomp.txt") || true
 total=$(grep -c "JobState=" "$s/jobcomp.txt") || true
-[ "$done_ck" -eq 1 ] || check "the checkpoint job did not complete"
-[ "$done_b" -eq 3 ] || check "$done_b of 3 benchmark tasks completed"
-[ "$total" -eq 4 ] || check "$total jobs in the jobcomp file, want 4"
-[ "$bad" -eq 0 ] || { show_outputs; exit 1; }
+[ "$done_ck" -eq 1 ] || check_failed "the checkpoint job did not complete"
+[ "$done_b" -eq 3 ] || check_failed "$done_b of 3 benchmark tasks completed"
+[ "$total" -eq 4 ] || check_failed "$total jobs in the jobcomp file, want 4"
+[ "$failures" -eq 0 ] || { show_outputs; exit 1; }
 echo "ok: checkpoint job and 3 array tasks COMPLETED (jobcomp/filetxt)"
 
 layout=$(sed -n 's/^layout //p' "$e/cpt/hackback.digests")
@@ -199,23 +193,23 @@ k=0
 for name in $names; do
 	k=$((k + 1))
 	r=$e/results/$name
-	[ "$(cat "$r/status" 2>/dev/null)" = 0 ] || check "$name: status '$(cat "$r/status" 2>/dev/null)'"
+	[ "$(cat "$r/status" 2>/dev/null)" = 0 ] || check_failed "$name: status '$(cat "$r/status" 2>/dev/null)'"
 	grep -q "SLURM-BENCH-$name-$((k * 1111))" "$r/console.log" 2>/dev/null ||
-		check "$name: its marker SLURM-BENCH-$name-$((k * 1111)) is not on its console"
+		check_failed "$name: its marker SLURM-BENCH-$name-$((k * 1111)) is not on its console"
 	for other in $names; do
 		[ "$other" = "$name" ] || ! grep -q "SLURM-BENCH-$other-" "$r/console.log" 2>/dev/null ||
-			check "$name: $other's marker is on its console"
+			check_failed "$name: $other's marker is on its console"
 	done
-	grep -q 'M5-STANDIN-EXIT' "$r/console.log" 2>/dev/null || check "$name: the guest did not reach m5 exit"
+	grep -q 'M5-STANDIN-EXIT' "$r/console.log" 2>/dev/null || check_failed "$name: the guest did not reach m5 exit"
 	l=$(sed -n 's/^layout //p' "$r/hackback.digests" 2>/dev/null)
 	d=$(sed -n 's/^digest //p' "$r/hackback.digests" 2>/dev/null)
-	[ -n "$l" ] && [ "$l" = "$layout" ] || check "$name: layout '$l', the checkpoint's is $layout"
-	case " $digests " in *" $d "*) check "$name: image digest $d seen before" ;; esac
+	[ -n "$l" ] && [ "$l" = "$layout" ] || check_failed "$name: layout '$l', the checkpoint's is $layout"
+	case " $digests " in *" $d "*) check_failed "$name: image digest $d seen before" ;; esac
 	digests="$digests $d"
 	m=$(sed -n 's/.*, mount \(.*\)$/\1/p' "$e"/results/bench-*.out | sed -n "${k}p")
 	mounts="$mounts $m"
 done
-[ "$bad" -eq 0 ] || { show_outputs; exit 1; }
+[ "$failures" -eq 0 ] || { show_outputs; exit 1; }
 echo "ok: each task ran its own restore script; one layout $layout for all; 3 different image digests"
 
 [ "$(printf '%s\n' $mounts | sort -u | wc -l)" -eq 3 ] || fail "the tasks did not have 3 mount points: $mounts"

@@ -10,7 +10,6 @@
 # SPDX-License-Identifier: BSD-3-Clause
 set -eu
 HACKBACK_GUEST_ARCH=arm64
-prog=arm64.sh
 . "$(dirname "$0")/common.sh"
 case ${1:-} in
     '' | -h | --help) sed -n '2,9p' "$0"; exit 2 ;;

@@ -27,7 +27,6 @@
 # Exit: 0 pass, 1 fail, 77 skip (missing tool, not root for debootstrap).
 set -eu
 
-prog=boot.sh
 . "$(dirname "$0")/common.sh"
 
 mode=hackbackfs
@@ -110,14 +109,14 @@ else
     da=$(xa digest a) db=$(xa digest b)
     say "layout a=$la b=$lb none=$ln"
     say "digest a=$da b=$db"
-    [ -n "$la" ] && [ "$la" = "$lb" ] || fail "user.hackback.layout differs between the two restore scripts"
-    [ "$la" = "$ln" ] || fail "user.hackback.layout differs between a restore script and none"
-    [ -n "$da" ] && [ "$da" != "$db" ] || fail "user.hackback.digest is the same for two restore scripts"
+    [ -n "$la" ] && [ "$la" = "$lb" ] || check_failed "user.hackback.layout differs between the two restore scripts"
+    [ "$la" = "$ln" ] || check_failed "user.hackback.layout differs between a restore script and none"
+    [ -n "$da" ] && [ "$da" != "$db" ] || check_failed "user.hackback.digest is the same for two restore scripts"
     # hackbackfs --digests must print the same identities without mounting.
     want=$(printf 'layout %s\ndigest %s' "$la" "$da")
     got=$("$hackbackfs" --digests -o "m5=$here/m5-standin.sh,restore=$work/restore-a.sh" \
         "$img/disk.img" "$overlay" 2>&1 | grep -E '^(layout|digest) ' || true)
-    [ "$got" = "$want" ] || fail "hackbackfs --digests printed '$got', the mount has '$want'"
+    [ "$got" = "$want" ] || check_failed "hackbackfs --digests printed '$got', the mount has '$want'"
     boot "$work/mnt-a/hack-back" "$work/a.log"
     check "$work/a.log" "$work/restore-a.sh" "$marker_a" "$marker_b"
     boot "$work/mnt-b/hack-back" "$work/b.log"
@@ -128,8 +127,4 @@ fi
 
 t2=$(date +%s)
 say "total $((t2 - t0)) s (image $((t1 - t0)) s, boots $((t2 - t1)) s)"
-if [ "$failed" != 0 ]; then
-    say "FAILED"
-    exit 1
-fi
-say "PASS"
+finish

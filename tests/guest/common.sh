@@ -1,9 +1,12 @@
 # SPDX-License-Identifier: BSD-3-Clause
-# tests/guest/common.sh -- what boot.sh and restore.sh share.  Source it
-# after setting prog (the script's name, for messages) and, for the QEMU
-# settings, hackbackfs (or cache through HACKBACK_GUEST_CACHE).
+# tests/guest/common.sh -- what the guest tests share.  Source it first; it
+# sources tests/lib/common.sh (say, fail, skip, check_failed, finish, on_exit:
+# a failed check is counted by check_failed and the test goes on).
 #
-#   say/skip/fail/need        messages; skip exits 77; fail counts in $failed
+#   need TOOL PACKAGE         skip unless TOOL is here (PACKAGE has it)
+#   need_fuse                 skip unless a FUSE mount can be made and read
+#   hackbackfs_arg "$@"       the first argument: hackbackfs (usage and exit 2
+#                             without one); sets $hackbackfs and $cache
 #   qemu_settings             timeout_s, accel, cpu from the environment; the
 #                             guest's QEMU for $arch (HACKBACK_GUEST_ARCH:
 #                             amd64, arm64, riscv64): qemu_sys, qemu_pkg,
@@ -21,6 +24,9 @@
 #   trap_cleanup              unmount_all and finish_work at exit
 #   boot DISK LOG [EXPECT SEND]  boot a raw image under QEMU (after guest_image)
 #   check LOG SCRIPT|- WANT NOT...  the hack-back sequence in a boot's log
+#   run NAME WANT ARGS...     contrib/gem5/hack_back.py under the gem5 stand-in
+#   has / hasnt FILE RE MSG   a check on a file's lines
+#   isa_steps HACKBACKFS      the arm64 and riscv64 tests
 
 # Under `make check' (no argument, top_builddir set) the program under test
 # is the build tree's; the image cache is then next to it in
@@ -29,16 +35,31 @@
 
 here=$(cd "$(dirname "$0")" && pwd)
 srcdir=$(cd "$here/../.." && pwd)
+. "$srcdir/tests/lib/common.sh"
 overlay=$srcdir/overlays/hack-back
 PATH=$PATH:/usr/sbin:/sbin
-failed=0
 mounts=""
 arch=${HACKBACK_GUEST_ARCH:-amd64}
 
-say() { printf '%s: %s\n' "$prog" "$*" >&2; }
-skip() { say "SKIP: $*"; exit 77; }
-fail() { say "FAIL: $*"; failed=$((failed + 1)); }
 need() { command -v "$1" >/dev/null 2>&1 || skip "$1 not found (package $2)"; }
+
+need_fuse() {
+    need getfattr attr
+    need fusermount3 fuse3
+    [ -e /dev/fuse ] || skip "/dev/fuse missing"
+}
+
+# hackbackfs_arg "$@": no argument or -h/--help: the script's leading
+# comment, exit 2.  Else $1 is the program under test: $hackbackfs, and the
+# image cache $cache (HACKBACK_GUEST_CACHE, else tests/guest/cache next to it).
+hackbackfs_arg() {
+    case ${1:-} in
+        '' | -h | --help) sed -n '2,/^[^#]/{/^#/p}' "$0" | grep -v SPDX-License; exit 2 ;;
+    esac
+    hackbackfs=$(readlink -f "$1")
+    [ -x "$hackbackfs" ] || { say "not an executable: $1"; exit 1; }
+    cache=${HACKBACK_GUEST_CACHE:-$(dirname "$hackbackfs")/tests/guest/cache}
+}
 
 # The machines stand in for gem5's X86Board, ArmBoard and RiscvBoard: the
 # disk on IDE (/dev/sda) or virtio-blk (/dev/vda), console ttyS0 or ttyAMA0.
@@ -111,10 +132,9 @@ mount_image() {
     "$hackbackfs" -o "$2" "$img/disk.img" "$3" "$_m" 2>"$work/hackbackfs-$1.err" || {
         cat "$work/hackbackfs-$1.err" >&2
         fail "hackbackfs mount $1 failed"
-        exit 1
     }
     mounts="$mounts $_m"
-    [ -e "$_m/hack-back" ] || { fail "$_m/hack-back did not appear"; exit 1; }
+    [ -e "$_m/hack-back" ] || fail "$_m/hack-back did not appear"
 }
 
 xa() {
@@ -129,12 +149,11 @@ unmount_all() {
 
 # Unmount and finish the work dir at exit, also on a signal.
 trap_cleanup() {
-    trap 'unmount_all; finish_work' EXIT
-    trap 'exit 130' INT TERM
+    on_exit 'unmount_all; finish_work'
 }
 
 finish_work() {
-    if [ "$failed" = 0 ] && [ "${HACKBACK_GUEST_KEEP:-0}" != 1 ]; then
+    if [ "$failures" = 0 ] && [ "${HACKBACK_GUEST_KEEP:-0}" != 1 ]; then
         rm -rf "$work"
     else
         say "work dir kept: $work"
@@ -147,7 +166,7 @@ finish_work() {
 dead=0
 boot() {
     if [ "$dead" = 1 ]; then
-        fail "$(basename "$2" .log): not booted, an earlier guest never reached its kernel"
+        check_failed "$(basename "$2" .log): not booted, an earlier guest never reached its kernel"
         : >"$2"
         return 0
     fi
@@ -182,11 +201,11 @@ boot() {
     be=$(date +%s)
     say "boot of $(basename "$2" .log): $((be - bs)) s, qemu exit $brc"
     if [ "$brc" = 124 ]; then
-        fail "$(basename "$2"): timed out after $timeout_s s"
+        check_failed "$(basename "$2"): timed out after $timeout_s s"
         # Not even a kernel message: QEMU itself is broken here, stop wasting time.
         grep -q 'Linux version' "$2" || dead=1
     fi
-    [ "$brc" = 0 ] || [ "$brc" = 124 ] || { cat "$2.qemu" >&2; fail "qemu exited $brc"; }
+    [ "$brc" = 0 ] || [ "$brc" = 124 ] || { cat "$2.qemu" >&2; check_failed "qemu exited $brc"; }
     return 0
 }
 
@@ -195,26 +214,56 @@ check() {
     log=$1 script=$2 want=$3
     shift 3
     n=$(basename "$log" .log)
-    before=$failed
+    before=$failures
     if [ "$script" != - ]; then
         sum=$(sha256sum <"$script" | cut -c1-64)
-        grep -q "script-sha256: $sum" "$log" || fail "$n: the guest's copy of the script differs (want sha256 $sum)"
+        grep -q "script-sha256: $sum" "$log" || check_failed "$n: the guest's copy of the script differs (want sha256 $sum)"
     fi
-    grep -q 'hack-back: taking the checkpoint' "$log" || fail "$n: .bashrc did not run on $console"
-    grep -q 'm5-standin: checkpoint' "$log" || fail "$n: no m5 checkpoint"
-    grep -q 'hack-back: resumed after the checkpoint' "$log" || fail "$n: did not resume"
-    grep -q "$want" "$log" || fail "$n: marker $want missing"
+    grep -q 'hack-back: taking the checkpoint' "$log" || check_failed "$n: .bashrc did not run on $console"
+    grep -q 'm5-standin: checkpoint' "$log" || check_failed "$n: no m5 checkpoint"
+    grep -q 'hack-back: resumed after the checkpoint' "$log" || check_failed "$n: did not resume"
+    grep -q "$want" "$log" || check_failed "$n: marker $want missing"
     for not in "$@"; do
-        ! grep -q "$not" "$log" || fail "$n: unexpected marker $not"
+        ! grep -q "$not" "$log" || check_failed "$n: unexpected marker $not"
     done
-    grep -q 'M5-STANDIN-EXIT' "$log" || fail "$n: no m5 exit"
-    if [ "$failed" != "$before" ]; then
+    grep -q 'M5-STANDIN-EXIT' "$log" || check_failed "$n: no m5 exit"
+    if [ "$failures" != "$before" ]; then
         say "--- last lines of $log ---"
         tail -n 40 "$log" | tr -d '\r' >&2
     else
         say "$n: ok (checkpoint, $want, m5 exit)"
     fi
 }
+
+# run NAME WANT ARGS...: contrib/gem5/hack_back.py under the gem5 stand-in
+# with --kernel $kernel, $run_args (words) and ARGS; its output in
+# $work/NAME.out, the guest's console in $con ($work/NAME/$con_file).  An
+# exit status other than WANT is a failed check (and returns 1).
+gem5="python3 -B $here/gem5standin/gem5-standin"
+hb=$srcdir/contrib/gem5/hack_back.py
+run() {
+    _n=$1 _want=$2
+    shift 2
+    _s=$(date +%s)
+    _rc=0
+    # shellcheck disable=SC2086  # $gem5 and $run_args: lists of words
+    HACKBACK_STANDIN_TIMEOUT=${HACKBACK_GUEST_TIMEOUT:-900} $gem5 -d "$work/$_n" "$hb" \
+        --kernel "$kernel" $run_args "$@" >"$work/$_n.out" 2>&1 || _rc=$?
+    say "$_n: $(($(date +%s) - _s)) s, exit $_rc"
+    con=$work/$_n/$con_file
+    if [ "$_rc" != "$_want" ]; then
+        check_failed "$_n: hack_back.py exited $_rc, want $_want"
+        tail -n 30 "$work/$_n.out" >&2
+        [ -f "$con" ] && tail -n 30 "$con" | tr -d '\r' >&2
+        return 1
+    fi
+    return 0
+}
+
+# has FILE RE MSG / hasnt FILE RE MSG: RE is (is not) in FILE, else MSG is
+# a failed check (and returns 1).
+has() { grep -q -- "$2" "$1" || { check_failed "$3"; return 1; }; }
+hasnt() { ! grep -q -- "$2" "$1" || { check_failed "$3"; return 1; }; }
 
 # isa_steps HACKBACKFS: the hack-back workflow on a foreign-ISA guest under
 # QEMU TCG, for $arch (arm64.sh, riscv64.sh): standin-isa.sh

@@ -5,34 +5,30 @@
 # built and mke2fs is here, the helper's base fingerprint must also equal the
 # one hackbackfs prints (sampled and -o fullhash) and the one in a COW file of
 # hackbackfs --export-cow, and check-base must refuse another BASE.
-set -eu
-: "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
-: "${top_builddir:=$top_srcdir}"
-command -v python3 >/dev/null || { echo "SKIP: no python3"; exit 77; }
+. "${top_srcdir:-$(dirname "$0")/../..}/tests/lib/common.sh"
+requires python3
 # FreshCopyTest runs the built program (it skips itself without it).
 HACKBACKFS=$top_builddir/hackbackfs
 export HACKBACKFS
 helper="python3 -B $top_srcdir/contrib/gem5/hackback_digest.py"
 hb=$top_builddir/hackbackfs
 if [ -x "$hb" ] && command -v mke2fs >/dev/null; then
-	tmp=$(mktemp -d "${TMPDIR:-/tmp}/hackbackfs-contrib.XXXXXX")
-	trap 'rm -rf "$tmp"' EXIT
 	truncate -s 40M "$tmp/base.img"
 	mke2fs -q -t ext4 "$tmp/base.img"
 	mkdir -p "$tmp/ov/etc"
 	echo x >"$tmp/ov/etc/x"
 	fp=$("$hb" --digests "$tmp/base.img" "$tmp/ov" | sed -n 's/^base //p')
 	[ "$fp" = "$($helper fingerprint "$tmp/base.img")" ] ||
-		{ echo "FAIL: the helper's fingerprint differs from hackbackfs's ($fp)"; exit 1; }
+		fail "the helper's fingerprint differs from hackbackfs's ($fp)"
 	fp=$("$hb" --digests -o fullhash "$tmp/base.img" "$tmp/ov" | sed -n 's/^base //p')
 	[ "$fp" = "$($helper fingerprint "$tmp/base.img" full)" ] ||
-		{ echo "FAIL: the helper's full fingerprint differs from hackbackfs's ($fp)"; exit 1; }
+		fail "the helper's full fingerprint differs from hackbackfs's ($fp)"
 	"$hb" --export-cow "$tmp/x.cow" "$tmp/base.img" "$tmp/ov" >/dev/null
 	$helper check-base "$tmp/base.img" "$tmp/x.cow" >/dev/null ||
-		{ echo "FAIL: check-base refused the export's own BASE"; exit 1; }
+		fail "check-base refused the export's own BASE"
 	printf 'other' | dd of="$tmp/base.img" bs=1 seek=600 conv=notrunc status=none
 	if $helper check-base "$tmp/base.img" "$tmp/x.cow" 2>/dev/null; then
-		echo "FAIL: check-base accepted a changed BASE"; exit 1
+		fail "check-base accepted a changed BASE"
 	fi
 	echo "ok: hackbackfs and the helper agree on the base fingerprint"
 else
@@ -44,17 +40,17 @@ fi
   python3 -B -c 'import sys, glob; [compile(open(f).read(), f, "exec") for f in glob.glob("**/*.py", recursive=True) + ["gem5-standin"]]' &&
   python3 -B -c 'import gem5.components.boards.x86_board, gem5.components.boards.arm_board, gem5.components.boards.riscv_board, gem5.simulate.simulator, gem5.components.processors.simple_switchable_processor' &&
   HACKBACK_STANDIN_API=v25 python3 -B -c 'import gem5.simulate.exit_handler, gem5.simulate.simulator' ) ||
-	{ echo "FAIL: the gem5 stand-in does not compile or import"; exit 1; }
+	fail "the gem5 stand-in does not compile or import"
 # hack_back.py's board set-up for x86, arm and riscv and its exit handling on
 # the stand-in (no boot), posing as gem5 v24.0 and as v25 (exit handlers,
 # hypercalls).
 for api in v24 v25; do
 	HACKBACK_STANDIN_API=$api python3 -B "$top_srcdir/tests/guest/gem5standin/selftest.py" \
 		"$top_srcdir/contrib/gem5" 2>&1 ||
-		{ echo "FAIL: hack_back.py on the gem5 stand-in posing as $api"; exit 1; }
+		fail "hack_back.py on the gem5 stand-in posing as $api"
 done
 cd "$top_srcdir/contrib/gem5"
 # -B: no __pycache__ (the source tree may be read-only, as in distcheck).
 python3 -B -c 'import sys; [compile(open(f).read(), f, "exec") for f in sys.argv[1:]]' \
 	hack_back.py hackback_digest.py
-exec python3 -B -m unittest -v test_hackback_digest 2>&1
+python3 -B -m unittest -v test_hackback_digest 2>&1

@@ -20,14 +20,9 @@
 # Exit: 0 pass, 1 fail, 77 skip.
 set -eu
 
-prog=export.sh
 . "$(dirname "$0")/common.sh"
 
-case ${1:-} in
-    '' | -h | --help) sed -n '2,18p' "$0"; exit 2 ;;
-esac
-hackbackfs=$(readlink -f "$1")
-[ -x "$hackbackfs" ] || { say "not an executable: $1"; exit 1; }
+hackbackfs_arg "$@"
 
 qemu_settings
 need "$qemu_sys" "$qemu_pkg"
@@ -35,7 +30,6 @@ need debootstrap debootstrap
 need timeout coreutils
 need python3 python3
 
-cache=${HACKBACK_GUEST_CACHE:-$(dirname "$hackbackfs")/tests/guest/cache}
 t0=$(date +%s)
 guest_image "$cache"
 
@@ -46,19 +40,19 @@ write_restore_scripts
 opts="m5=$here/m5-standin.sh,restore=$work/restore-a.sh"
 ts=$(date +%s)
 "$hackbackfs" --export-cow "$work/a.cow" -o "$opts" "$img/disk.img" "$overlay" >"$work/export.out" ||
-    { fail "hackbackfs --export-cow failed"; exit 1; }
+    fail "hackbackfs --export-cow failed"
 say "export: $(($(date +%s) - ts)) s, $(sed -n 's/^sectors //p' "$work/export.out") sectors, $(stat -c %s "$work/a.cow") bytes"
 cp --sparse=always "$img/disk.img" "$work/a.img"
 python3 -B "$srcdir/tests/lib/cowapply.py" apply "$work/a.cow" "$work/a.img" ||
-    { fail "the reader could not apply the file"; exit 1; }
-cmp -s "$img/disk.img" "$work/a.img" && fail "BASE + FILE equals BASE"
+    fail "the reader could not apply the file"
+cmp -s "$img/disk.img" "$work/a.img" && check_failed "BASE + FILE equals BASE"
 
 if command -v fusermount3 >/dev/null 2>&1 && [ -e /dev/fuse ]; then
     mount_image a "$opts" "$overlay"
     if cmp -s "$work/a.img" "$work/mnt-a/hack-back"; then
         say "BASE + FILE equals the mount's image"
     else
-        fail "BASE + FILE differs from the mount's image: $(cmp "$work/a.img" "$work/mnt-a/hack-back" 2>&1 | head -n 1)"
+        check_failed "BASE + FILE differs from the mount's image: $(cmp "$work/a.img" "$work/mnt-a/hack-back" 2>&1 | head -n 1)"
     fi
     unmount_all
     mounts=""
@@ -71,8 +65,4 @@ check "$work/a.log" "$work/restore-a.sh" "$marker_a" "$marker_b"
 rm -f "$work/a.img"
 
 say "total $(($(date +%s) - t0)) s"
-if [ "$failed" != 0 ]; then
-    say "FAILED"
-    exit 1
-fi
-say "PASS"
+finish

@@ -33,26 +33,18 @@
 # Exit: 0 pass, 1 fail, 77 skip (missing tool).
 set -eu
 
-prog=restore.sh
 . "$(dirname "$0")/common.sh"
 
-case ${1:-} in
-    '' | -h | --help) sed -n '2,32p' "$0"; exit 2 ;;
-    *) hackbackfs=$(readlink -f "$1")
-       [ -x "$hackbackfs" ] || { say "not an executable: $1"; exit 1; } ;;
-esac
+hackbackfs_arg "$@"
 
 qemu_settings
 need "$qemu_sys" "$qemu_pkg"
 need qemu-img qemu-utils
 need python3 python3
 need timeout coreutils
-need getfattr attr
-need fusermount3 fuse3
 need debugfs e2fsprogs
-[ -e /dev/fuse ] || skip "/dev/fuse missing"
+need_fuse
 
-cache=${HACKBACK_GUEST_CACHE:-$(dirname "$hackbackfs")/tests/guest/cache}
 t0=$(date +%s)
 guest_image "$cache"
 t1=$(date +%s)
@@ -69,8 +61,7 @@ cleanup() {
     unmount_all
     finish_work
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+on_exit cleanup
 
 write_restore_scripts
 "$here/make-slot.sh" "$work/restore-a.sh" "$work/slot-a"
@@ -91,8 +82,8 @@ la=$(xa layout a) lb=$(xa layout b)
 da=$(xa digest a) db=$(xa digest b)
 say "layout a=$la b=$lb"
 say "digest a=$da b=$db"
-[ -n "$la" ] && [ "$la" = "$lb" ] || { fail "user.hackback.layout differs between A and B"; exit 1; }
-[ -n "$da" ] && [ "$da" != "$db" ] || { fail "user.hackback.digest is the same for A and B"; exit 1; }
+[ -n "$la" ] && [ "$la" = "$lb" ] || fail "user.hackback.layout differs between A and B"
+[ -n "$da" ] && [ "$da" != "$db" ] || fail "user.hackback.digest is the same for A and B"
 
 # The python helper: drives the serial console (a unix socket) and QMP.
 cp "$here/drive.py" "$work/drive.py"
@@ -119,7 +110,7 @@ qemu_end() {
     qrc=0
     wait "$qpid" || qrc=$?
     qpid=""
-    [ "$qrc" = 0 ] || [ "$2" != 0 ] || { cat "$work/$1.qemu" >&2; fail "$1: qemu exited $qrc"; }
+    [ "$qrc" = 0 ] || [ "$2" != 0 ] || { cat "$work/$1.qemu" >&2; check_failed "$1: qemu exited $qrc"; }
 }
 # drive ARGS...: run the python driver, status in drc. In the background, so
 # that a signal to this shell is handled at once (the trap kills it).
@@ -141,14 +132,14 @@ bsize=$(debugfs -R stats "$work/mnt-b/hack-back?offset=$part_off" 2>/dev/null |
     sed -n 's/^Block size: *//p')
 slot_blocks=$(debugfs -R "blocks /var/lib/hack-back/restore.slot" \
     "$work/mnt-b/hack-back?offset=$part_off" 2>/dev/null)
-[ -n "$bsize" ] && [ -n "$slot_blocks" ] || { fail "debugfs found no restore slot in MNT_B/hack-back"; exit 1; }
+[ -n "$bsize" ] && [ -n "$slot_blocks" ] || fail "debugfs found no restore slot in MNT_B/hack-back"
 say "restore slot: fs blocks of $bsize bytes at partition offset $part_off: $(echo "$slot_blocks" | awk '{print $1 ".." $NF " (" NF " blocks)"}')"
 # cow_check QCOW2: none of the slot's blocks may be in the qcow2 layer.
 cow_check() {
-    qemu-img map --output=json "$1" >"$work/map.json" || { fail "qemu-img map $1"; return 0; }
+    qemu-img map --output=json "$1" >"$work/map.json" || { check_failed "qemu-img map $1"; return 0; }
     # shellcheck disable=SC2086  # one argument per block
     hits=$(python3 "$work/drive.py" cow-overlap "$part_off" "$bsize" $slot_blocks <"$work/map.json")
-    [ -z "$hits" ] || fail "$(basename "$1"): restore slot blocks are in the qcow2 layer: $hits"
+    [ -z "$hits" ] || check_failed "$(basename "$1"): restore slot blocks are in the qcow2 layer: $hits"
 }
 
 # ---- 2, 3: boot A through a qcow2 layer, checkpoint (migrate) at the wait ----
@@ -163,13 +154,13 @@ drive checkpoint "$work/ckpt.serial" "$work/ckpt.qmp" \
 qemu_end ckpt "$drc"
 say "checkpoint run: $(($(date +%s) - ts)) s"
 log=$work/ckpt.log
-[ "$drc" = 0 ] || fail "checkpoint run failed"
-grep -q 'hack-back: taking the checkpoint' "$log" || fail "ckpt: .bashrc did not run on $console"
+[ "$drc" = 0 ] || check_failed "checkpoint run failed"
+grep -q 'hack-back: taking the checkpoint' "$log" || check_failed "ckpt: .bashrc did not run on $console"
 grep -q "m5-standin: slot before checkpoint, page cache: $slot_a" "$log" ||
-    fail "ckpt: the guest did not read slot A (sha256 $slot_a) before the checkpoint"
-! grep -q 'hack-back: resumed after the checkpoint' "$log" || fail "ckpt: went on past the checkpoint"
-[ -s "$work/state" ] || fail "ckpt: no migration state"
-if [ "$failed" != 0 ]; then show "$log"; exit 1; fi
+    check_failed "ckpt: the guest did not read slot A (sha256 $slot_a) before the checkpoint"
+! grep -q 'hack-back: resumed after the checkpoint' "$log" || check_failed "ckpt: went on past the checkpoint"
+[ -s "$work/state" ] || check_failed "ckpt: no migration state"
+if [ "$failures" != 0 ]; then show "$log"; exit 1; fi
 rm -f "$work/ckpt.serial" "$work/ckpt.qmp"
 say "ckpt: ok (slot A in the guest's page cache, state $(($(stat -c %s "$work/state") >> 20)) MiB)"
 cow_check "$work/cow.qcow2"
@@ -186,44 +177,40 @@ restore_on_b() {
         "$work/$n.log" "$2" "$timeout_s" M5-STANDIN-EXIT
     qemu_end "$n" "$drc"
     say "$n run: $(($(date +%s) - ts)) s"
-    [ "$drc" = 0 ] || fail "$n: restore run failed"
+    [ "$drc" = 0 ] || check_failed "$n: restore run failed"
 }
 
 restore_on_b restore restored
 log=$work/restore.log
-before=$failed
-grep -q "m5-standin: host says: restored" "$log" || fail "restore: the stand-in did not get the host's line"
+before=$failures
+grep -q "m5-standin: host says: restored" "$log" || check_failed "restore: the stand-in did not get the host's line"
 grep -q "m5-standin: slot after restore, page cache: $slot_a" "$log" ||
-    fail "restore: the guest's page cache no longer held slot A (the trap was not armed)"
+    check_failed "restore: the guest's page cache no longer held slot A (the trap was not armed)"
 grep -q "m5-standin: slot after restore, O_DIRECT: $slot_b" "$log" ||
-    fail "restore: an O_DIRECT read of the slot did not return slot B"
-grep -q 'hack-back: resumed after the checkpoint' "$log" || fail "restore: did not resume"
-grep -q 'running the restore script from restore slot' "$log" || fail "restore: the script did not come from the slot"
-grep -q "$marker_b" "$log" || fail "restore: marker $marker_b (script B) missing"
-! grep -q "$marker_a" "$log" || fail "restore: marker $marker_a (script A) ran"
+    check_failed "restore: an O_DIRECT read of the slot did not return slot B"
+grep -q 'hack-back: resumed after the checkpoint' "$log" || check_failed "restore: did not resume"
+grep -q 'running the restore script from restore slot' "$log" || check_failed "restore: the script did not come from the slot"
+grep -q "$marker_b" "$log" || check_failed "restore: marker $marker_b (script B) missing"
+! grep -q "$marker_a" "$log" || check_failed "restore: marker $marker_a (script A) ran"
 sum=$(sha256sum <"$work/restore-b.sh" | cut -c1-64)
-grep -q "script-sha256: $sum" "$log" || fail "restore: the guest's copy of script B differs (want sha256 $sum)"
-grep -q 'M5-STANDIN-EXIT' "$log" || fail "restore: no m5 exit"
-if [ "$failed" != "$before" ]; then show "$log"; else say "restore: ok (script B ran from the O_DIRECT slot, not A; m5 exit)"; fi
+grep -q "script-sha256: $sum" "$log" || check_failed "restore: the guest's copy of script B differs (want sha256 $sum)"
+grep -q 'M5-STANDIN-EXIT' "$log" || check_failed "restore: no m5 exit"
+if [ "$failures" != "$before" ]; then show "$log"; else say "restore: ok (script B ran from the O_DIRECT slot, not A; m5 exit)"; fi
 cow_check "$work/restore.qcow2"
 rm -f "$work/restore.qcow2"
 
 restore_on_b control "restored cached"
 log=$work/control.log
-before=$failed
-grep -q 'running the restore script from m5 readfile' "$log" || fail "control: readfile (plain read of the slot) was not used"
-grep -q "$marker_a" "$log" || fail "control: a plain read after the restore did not return stale script A"
+before=$failures
+grep -q 'running the restore script from m5 readfile' "$log" || check_failed "control: readfile (plain read of the slot) was not used"
+grep -q "$marker_a" "$log" || check_failed "control: a plain read after the restore did not return stale script A"
 sum=$(sha256sum <"$work/restore-a.sh" | cut -c1-64)
-grep -q "script-sha256: $sum" "$log" || fail "control: the stale script is not script A byte for byte (want sha256 $sum)"
-! grep -q "$marker_b" "$log" || fail "control: marker $marker_b appeared"
-grep -q 'M5-STANDIN-EXIT' "$log" || fail "control: no m5 exit"
-if [ "$failed" != "$before" ]; then show "$log"; else say "control: ok (a plain read after the restore ran stale script A)"; fi
+grep -q "script-sha256: $sum" "$log" || check_failed "control: the stale script is not script A byte for byte (want sha256 $sum)"
+! grep -q "$marker_b" "$log" || check_failed "control: marker $marker_b appeared"
+grep -q 'M5-STANDIN-EXIT' "$log" || check_failed "control: no m5 exit"
+if [ "$failures" != "$before" ]; then show "$log"; else say "control: ok (a plain read after the restore ran stale script A)"; fi
 rm -f "$work/control.qcow2"
 
 t2=$(date +%s)
 say "total $((t2 - t0)) s (image $((t1 - t0)) s, guest runs $((t2 - t1)) s)"
-if [ "$failed" != 0 ]; then
-    say "FAILED"
-    exit 1
-fi
-say "PASS"
+finish

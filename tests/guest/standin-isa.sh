@@ -28,14 +28,9 @@
 # SPDX-License-Identifier: BSD-3-Clause
 set -eu
 
-prog=standin-isa.sh
 . "$(dirname "$0")/common.sh"
 
-case ${1:-} in
-    '' | -h | --help) sed -n '2,27p' "$0"; exit 2 ;;
-esac
-hackbackfs=$(readlink -f "$1")
-[ -x "$hackbackfs" ] || { say "not an executable: $1"; exit 1; }
+hackbackfs_arg "$@"
 
 # gem5's board for the guest's ISA, and the file gem5 writes its console to.
 case $arch in
@@ -47,18 +42,13 @@ qemu_settings
 need "$qemu_sys" "$qemu_pkg"
 need qemu-img qemu-utils
 need python3 python3
-need getfattr attr
-need fusermount3 fuse3
 need debugfs e2fsprogs
-[ -e /dev/fuse ] || skip "/dev/fuse missing"
+need_fuse
 
-cache=${HACKBACK_GUEST_CACHE:-$(dirname "$hackbackfs")/tests/guest/cache}
 t0=$(date +%s)
 guest_image "$cache"
 t1=$(date +%s)
 m5=$here/gem5standin/guest-m5.sh
-gem5="python3 -B $here/gem5standin/gem5-standin"
-hb=$srcdir/contrib/gem5/hack_back.py
 
 make_work "standin-$arch"
 trap_cleanup
@@ -70,33 +60,15 @@ for n in a b; do
     mount_image "$n" "m5=$m5,restore=$work/restore-$n.sh" "$overlay"
 done
 la=$(xa layout a) lb=$(xa layout b)
-[ -n "$la" ] && [ "$la" = "$lb" ] || { fail "user.hackback.layout differs between A and B"; exit 1; }
-[ "$(xa digest a)" != "$(xa digest b)" ] || { fail "user.hackback.digest is the same for A and B"; exit 1; }
+[ -n "$la" ] && [ "$la" = "$lb" ] || fail "user.hackback.layout differs between A and B"
+[ "$(xa digest a)" != "$(xa digest b)" ] || fail "user.hackback.digest is the same for A and B"
 pu=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["partition"]["partuuid"])' \
     "$work/mnt-a/hack-back.json")
 
-# run NAME EXPECTED_STATUS ARGS...: hack_back.py --board $board under the
-# stand-in, its output in $work/NAME.out, the guest's console in $con.
-run() {
-    _n=$1 _want=$2
-    shift 2
-    _s=$(date +%s)
-    _rc=0
-    HACKBACK_STANDIN_TIMEOUT=${HACKBACK_GUEST_TIMEOUT:-900} $gem5 -d "$work/$_n" "$hb" \
-        --board "$board" --cpu atomic --cores 2 --mem 1GiB --kernel "$img/vmlinuz" "$@" \
-        >"$work/$_n.out" 2>&1 || _rc=$?
-    say "$_n: $(($(date +%s) - _s)) s, exit $_rc"
-    con=$work/$_n/$con_file
-    if [ "$_rc" != "$_want" ]; then
-        fail "$_n: hack_back.py exited $_rc, want $_want"
-        tail -n 30 "$work/$_n.out" >&2
-        [ -f "$con" ] && tail -n 30 "$con" | tr -d '\r' >&2
-        return 1
-    fi
-    return 0
-}
-has() { grep -q -- "$2" "$1" || { fail "$3"; return 1; }; }
-hasnt() { ! grep -q -- "$2" "$1" || { fail "$3"; return 1; }; }
+# run (common.sh): hack_back.py --board $board under the stand-in, the
+# guest's console in $work/NAME/$con_file.
+run_args="--board $board --cpu atomic --cores 2 --mem 1GiB"
+kernel=$img/vmlinuz
 
 # ---- 2: the checkpoint on image A ----
 cpt=$work/cpt
@@ -111,9 +83,9 @@ if run ckpt 0 --image "$work/mnt-a/hack-back" --checkpoint-dir "$cpt"; then
     has "$con" "hack-back: taking the checkpoint" "ckpt: .bashrc did not run on $console"
     hasnt "$con" "hack-back: resumed after the checkpoint" "ckpt: went on past the checkpoint"
     python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); sys.exit(m["board"] != sys.argv[2])' \
-        "$cpt/hackback.machine" "$board" || fail "ckpt: hackback.machine does not name board $board"
+        "$cpt/hackback.machine" "$board" || check_failed "ckpt: hackback.machine does not name board $board"
 fi
-if [ "$failed" != 0 ] || [ ! -f "$cpt/hackback.machine" ]; then
+if [ "$failures" != 0 ] || [ ! -f "$cpt/hackback.machine" ]; then
     say "FAILED"
     exit 1
 fi
@@ -127,13 +99,13 @@ slot_blocks=$(debugfs -R "blocks /var/lib/hack-back/restore.slot" \
     "$work/mnt-b/hack-back?offset=$part_off" 2>/dev/null)
 layer=$(ls "$cpt"/*.image.cow)
 if [ -z "$bsize" ] || [ -z "$slot_blocks" ]; then
-    fail "debugfs found no restore slot in MNT_B/hack-back"
+    check_failed "debugfs found no restore slot in MNT_B/hack-back"
 elif qemu-img map --output=json "$layer" >"$work/map.json"; then
     # shellcheck disable=SC2086  # one argument per block
     hits=$(python3 "$here/drive.py" cow-overlap "$part_off" "$bsize" $slot_blocks <"$work/map.json")
-    [ -z "$hits" ] || fail "$(basename "$layer"): restore slot blocks are in the disk layer: $hits"
+    [ -z "$hits" ] || check_failed "$(basename "$layer"): restore slot blocks are in the disk layer: $hits"
 else
-    fail "qemu-img map $layer"
+    check_failed "qemu-img map $layer"
 fi
 
 # ---- 3, 4: restore onto A, then onto B ----
@@ -141,7 +113,7 @@ fi
 restore() {
     _n=$1 _w=$2 _sc=$3 _m=$4 _not=$5
     run "$_n" "$_w" --image "$6" --restore "$cpt" || return 0
-    before=$failed
+    before=$failures
     has "$work/$_n.out" "layout matches the checkpoint" "$_n: no layout check"
     has "$con" "hack-back: resumed after the checkpoint" "$_n: did not resume"
     has "$con" "running the restore script from restore slot" "$_n: the script did not come from the slot"
@@ -150,7 +122,7 @@ restore() {
     hasnt "$con" "$_not" "$_n: unexpected marker $_not"
     has "$con" "hack-back: restore script exited with status $_w" "$_n: status $_w not reported"
     [ "$_w" = 0 ] || has "$work/$_n.out" "m5 fail $_w" "$_n: no m5 fail $_w"
-    [ "$failed" != "$before" ] || say "$_n: ok ($_m, exit $_w)"
+    [ "$failures" != "$before" ] || say "$_n: ok ($_m, exit $_w)"
 }
 restore restore-a 0 "$work/restore-a.sh" "$marker_a" "$marker_b" "$work/mnt-a/hack-back"
 restore restore-b 3 "$work/restore-b.sh" "$marker_b" "$marker_a" "$work/mnt-b/hack-back"
@@ -159,12 +131,8 @@ other=x86
 [ "$board" != x86 ] || other=arm
 if run wrong-board 2 --board "$other" --image "$work/mnt-b/hack-back" --restore "$cpt"; then
     has "$work/wrong-board.out" "board $board at the checkpoint, $other now" "wrong board: not the message"
-    [ ! -e "$work/wrong-board/standin" ] || fail "wrong board: a machine was started"
+    [ ! -e "$work/wrong-board/standin" ] || check_failed "wrong board: a machine was started"
 fi
 
 say "total $(($(date +%s) - t0)) s (image $((t1 - t0)) s)"
-if [ "$failed" != 0 ]; then
-    say "FAILED"
-    exit 1
-fi
-say "PASS"
+finish

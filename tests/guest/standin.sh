@@ -36,34 +36,25 @@
 # SPDX-License-Identifier: BSD-3-Clause
 set -eu
 
-prog=standin.sh
 . "$(dirname "$0")/common.sh"
 
-case ${1:-} in
-    '' | -h | --help) sed -n '2,/^# SPDX/p' "$0" | sed '$d'; exit 2 ;;
-esac
-hackbackfs=$(readlink -f "$1")
-[ -x "$hackbackfs" ] || { say "not an executable: $1"; exit 1; }
+hackbackfs_arg "$@"
 images=${2:-debian dropin unit bionic}
 modes=${3:-mount export}
 
 need qemu-system-x86_64 qemu-system-x86
 need qemu-img qemu-utils
 need python3 python3
-need getfattr attr
-case $modes in *mount*)
-    need fusermount3 fuse3
-    [ -e /dev/fuse ] || skip "no /dev/fuse" ;;
+case $modes in
+    *mount*) need_fuse ;;
+    *) need getfattr attr ;;
 esac
 
-cache=${HACKBACK_GUEST_CACHE:-$(dirname "$hackbackfs")/tests/guest/cache}
 qemu_settings
 t0=$(date +%s)
 guest_image "$cache"
 debian=$img
 m5=$here/gem5standin/guest-m5.sh
-gem5="python3 -B $here/gem5standin/gem5-standin"
-hb=$srcdir/contrib/gem5/hack_back.py
 kernel=$debian/vmlinuz
 
 make_work standin
@@ -84,28 +75,10 @@ image_dir() {
     esac
 }
 
-# run NAME EXPECTED_STATUS ARGS...: hack_back.py under the stand-in, its output
-# in $work/NAME.out, the guest's console in $work/NAME/board.pc.com_1.device.
-run() {
-    _n=$1 _want=$2
-    shift 2
-    _s=$(date +%s)
-    _rc=0
-    HACKBACK_STANDIN_TIMEOUT=${HACKBACK_GUEST_TIMEOUT:-900} $gem5 -d "$work/$_n" "$hb" --kernel "$kernel" \
-        --mem 1GiB "$@" >"$work/$_n.out" 2>&1 || _rc=$?
-    say "$_n: $(($(date +%s) - _s)) s, exit $_rc"
-    con=$work/$_n/board.pc.com_1.device
-    if [ "$_rc" != "$_want" ]; then
-        fail "$_n: hack_back.py exited $_rc, want $_want"
-        tail -n 30 "$work/$_n.out" >&2
-        [ -f "$con" ] && tail -n 30 "$con" | tr -d '\r' >&2
-        return 1
-    fi
-    return 0
-}
-
-has() { grep -q -- "$2" "$1" || { fail "$3"; return 1; }; }
-hasnt() { ! grep -q -- "$2" "$1" || { fail "$3"; return 1; }; }
+# run (common.sh): hack_back.py under the stand-in, the guest's console in
+# $work/NAME/board.pc.com_1.device.
+run_args="--mem 1GiB"
+con_file=board.pc.com_1.device
 
 # checkpoint NAME IMAGE PARTUUID ARGS...
 checkpoint() {
@@ -116,7 +89,7 @@ checkpoint() {
     has "$o" "kernel command line: .*root=PARTUUID=$_pu " "$_n: root= is not PARTUUID=$_pu"
     has "$o" "checkpoint saved in" "$_n: no checkpoint saved"
     has "$o" "m5 checkpoint  *(from /sbin/m5)" "$_n: the checkpoint did not come from the injected /sbin/m5"
-    [ -f "$work/cpt-$_n/hackback.machine" ] || fail "$_n: no hackback.machine"
+    [ -f "$work/cpt-$_n/hackback.machine" ] || check_failed "$_n: no hackback.machine"
     hasnt "$con" LOOKALIKE-AFTER-BOOT-RAN "$_n: the image's after-boot flow ran"
     has "$con" "hack-back: m5 is /sbin/m5" "$_n: .bashrc did not pick the injected m5"
     if [ "$_i" = dropin ] || [ "$_i" = unit ]; then
@@ -181,7 +154,7 @@ for i in $images; do
                 run "$i-wrong-$wn" 2 --image "$work/mnt-$i-a/hack-back" --restore "$work/cpt-$i-m-ckpt" $wa &&
                     has "$work/$i-wrong-$wn.out" "$wm" "wrong restore ($wa): not the message" &&
                     [ "$(grep -c 'hack-back: cannot restore' "$work/$i-wrong-$wn.out")" = 1 ] &&
-                    { [ ! -e "$work/$i-wrong-$wn/standin" ] || fail "wrong restore ($wa): a machine was started"; }
+                    { [ ! -e "$work/$i-wrong-$wn/standin" ] || check_failed "wrong restore ($wa): a machine was started"; }
             done
         else
             # Another image's layout under this checkpoint of the first image.
@@ -193,7 +166,7 @@ for i in $images; do
     esac
     case $imodes in *" export "*)
         "$hackbackfs" --export-cow "$work/$i.cow" -o "m5=$m5" "$d/disk.img" "$overlay" >/dev/null ||
-            { fail "$i: hackbackfs --export-cow failed"; continue; }
+            { check_failed "$i: hackbackfs --export-cow failed"; continue; }
         pu=$(partuuid "$work/$i.cow.json")
         checkpoint "$i-x-ckpt" "$i" "$pu" --base "$d/disk.img" --cow "$work/$i.cow"
         [ -f "$work/cpt-$i-x-ckpt/hackback.machine" ] || continue
@@ -210,8 +183,4 @@ for i in $images; do
 done
 
 say "total $(($(date +%s) - t0)) s"
-if [ "$failed" != 0 ]; then
-    say "FAILED"
-    exit 1
-fi
-say "PASS"
+finish

@@ -3,10 +3,18 @@
 #
 #	. "${top_srcdir:-.}/tests/lib/common.sh"
 #
-# What it gives a test:
-#   requires TOOL...      exit 77 (automake's SKIP) when a tool is missing
+# What it gives a test.  Messages and results, the same in every test
+# (tests/guest too):
+#   say MSG               "TEST: MSG" on stderr
+#   fail MSG              "TEST: FAIL: MSG" on stderr, exit 1
+#   skip REASON           "TEST: SKIP: REASON", exit 77 (automake's SKIP)
+#   check_failed MSG      "TEST: FAIL: MSG" on stderr, counted in $failures,
+#                         and the test goes on; at exit a test that would
+#                         pass exits 1 instead when $failures is not 0
+#   finish                exit now: "FAILED" and 1 if a check failed,
+#                         else "PASS" and 0
+#   requires TOOL...      skip when a tool is missing
 #   requires_root         the same for root (loop devices, kernel mounts)
-#   fail MSG              one loud line on stderr, exit 1
 #   $tmp                  a private temporary directory, removed on exit
 #   on_exit CMD           run CMD at exit (last registered runs first),
 #                         before $tmp is removed: umount, losetup -d
@@ -37,10 +45,17 @@ export LC_ALL=C
 : "${top_builddir:=$(pwd)}"
 SYNTH=$top_builddir/tests/lib/synth
 HB_TEST=$(basename "$0" .sh)
+failures=0
+
+say()
+{
+	printf '%s: %s\n' "$HB_TEST" "$*" >&2
+}
 
 fail()
 {
-	echo "$HB_TEST: FAIL: $*" >&2
+	failures=$((failures + 1))
+	say "FAIL: $*"
 	exit 1
 }
 
@@ -48,6 +63,22 @@ skip()
 {
 	echo "$HB_TEST: SKIP: $*"
 	exit 77
+}
+
+check_failed()
+{
+	failures=$((failures + 1))
+	say "FAIL: $*"
+}
+
+finish()
+{
+	if [ "$failures" -ne 0 ]; then
+		say "FAILED: $failures check(s)"
+		exit 1
+	fi
+	say "PASS"
+	exit 0
 }
 
 requires()
@@ -81,6 +112,7 @@ _hb_exit()
 {
 	_status=$?
 	set +e
+	[ "$_status" -ne 0 ] || [ "$failures" -eq 0 ] || _status=1
 	eval "$_hb_cleanup"
 	if [ -n "${HB_KEEP_TMP:-}" ]; then
 		echo "$HB_TEST: kept $tmp" >&2

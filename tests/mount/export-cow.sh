@@ -40,7 +40,6 @@ mnt=$tmp/mnt
 out=$tmp/out
 mkdir -p "$mnt" "$out"
 
-failed=0
 bad()
 {
 	echo "    $cname: $*"
@@ -119,7 +118,7 @@ for kind in $KINDS; do
 		rc=$?
 		set -e
 		if [ "$rc" -eq 0 ]; then echo "PASS matrix $kind/$layout"
-		else echo "FAIL matrix $kind/$layout"; failed=$((failed + 1)); fi
+		else check_failed "matrix $kind/$layout"; fi
 	done
 done
 
@@ -131,7 +130,7 @@ base_sum=$(sha256_of "$base")
 rm -f "$out"/*
 check()
 {
-	if "$@"; then echo "ok: $what"; else echo "FAIL: $what"; failed=$((failed + 1)); fi
+	if "$@"; then echo "ok: $what"; else check_failed "$what"; fi
 }
 export_cow a.cow -o "$opts" "$base" "$ov"
 export_cow b.cow -o "$opts" "$base" "$ov"
@@ -246,8 +245,7 @@ refuse()
 	if [ -z "$_why" ]; then
 		echo "ok: refused $_name: $(cat "$tmp/stderr")"
 	else
-		echo "FAIL: $_name: ${_why#; } (stderr: $(cat "$tmp/stderr"))"
-		failed=$((failed + 1))
+		check_failed "$_name: ${_why#; } (stderr: $(cat "$tmp/stderr"))"
 	fi
 }
 
@@ -276,7 +274,7 @@ base=$tmp/bd/x.cow.json
 refuse "BASE as FILE.json" 'is the base image' "$tmp/bd" -- --export-cow "$tmp/bd/x.cow" "$base" "$ov"
 rm -rf "$tmp/bd"
 base=$tmp/base.img
-[ "$(cat "$out/keep.cow")" = 'an older export' ] || { echo "FAIL: an existing FILE was touched"; failed=$((failed + 1)); }
+[ "$(cat "$out/keep.cow")" = 'an older export' ] || check_failed "an existing FILE was touched"
 
 if [ "$(id -u)" -eq 0 ]; then
 	mkdir -p "$tmp/full" "$tmp/ro"
@@ -294,7 +292,7 @@ if [ "$(id -u)" -eq 0 ]; then
 	echo small >"$tmp/ovsmall/etc/hostname"
 	export_cow small.cow -o epoch=$EPOCH "$base" "$tmp/ovsmall"
 	HB_OUTFILE_NO_TMPFILE=1 "$HB" --export-cow "$tmp/ro/../named.cow" -o epoch=$EPOCH "$base" "$tmp/ovsmall" \
-		>/dev/null 2>"$tmp/named.err" || { echo "FAIL: named temporary: $(cat "$tmp/named.err")"; failed=$((failed + 1)); }
+		>/dev/null 2>"$tmp/named.err" || check_failed "named temporary: $(cat "$tmp/named.err")"
 	what="named temporary: the same file" check cmp -s "$tmp/named.cow" "$out/small.cow"
 	what="named temporary: nothing else left" check [ -z "$(ls -A "$tmp" | grep '^\.named')" ]
 	export HB_OUTFILE_NO_TMPFILE=1
@@ -305,5 +303,5 @@ else
 	echo "note: not root: the full and read-only destination cases are skipped"
 fi
 
-[ "$failed" -eq 0 ] || fail "$failed checks failed"
+[ "$failures" -eq 0 ] || fail "$failures checks failed"
 echo "$HB_TEST: all checks passed"
