@@ -11,7 +11,4 @@
 set -eu
 HACKBACK_GUEST_ARCH=arm64
 . "$(dirname "$0")/common.sh"
-case ${1:-} in
-    '' | -h | --help) sed -n '2,9p' "$0"; exit 2 ;;
-esac
-isa_steps "$(readlink -f "$1")"
+isa_steps "$@"

@@ -265,7 +265,7 @@ run() {
 has() { grep -q -- "$2" "$1" || { check_failed "$3"; return 1; }; }
 hasnt() { ! grep -q -- "$2" "$1" || { check_failed "$3"; return 1; }; }
 
-# isa_steps HACKBACKFS: the hack-back workflow on a foreign-ISA guest under
+# isa_steps "$@": the hack-back workflow on a foreign-ISA guest under
 # QEMU TCG, for $arch (arm64.sh, riscv64.sh): standin-isa.sh
 # (contrib/gem5/hack_back.py --board arm|riscv under the gem5 stand-in,
 # mount mode: checkpoint on image A, restore onto A, restore onto B, B's
@@ -281,25 +281,25 @@ hasnt() { ! grep -q -- "$2" "$1" || { check_failed "$3"; return 1; }; }
 # HACKBACK_GUEST_RESTORE=1 runs restore.sh as well; HACKBACK_GUEST_EXPORT=0
 # leaves export.sh out.
 isa_steps() {
-    HACKBACK_GUEST_ARCH=$arch
-    export HACKBACK_GUEST_ARCH
-    export HACKBACK_GUEST_CACHE="${HACKBACK_GUEST_CACHE:-$(dirname "$1")/tests/guest/cache}"
-    _isa_step standin-isa.sh "$1"
+    hackbackfs_arg "$@"
+    HACKBACK_GUEST_ARCH=$arch HACKBACK_GUEST_CACHE=$cache
+    export HACKBACK_GUEST_ARCH HACKBACK_GUEST_CACHE
+    _isa_step standin-isa.sh
     [ "$rc" = 0 ] || exit "$rc"
     if [ "${HACKBACK_GUEST_RESTORE:-0}" = 1 ]; then
-        _isa_step restore.sh "$1"
+        _isa_step restore.sh
         [ "$rc" = 0 ] || exit 1
     fi
     [ "${HACKBACK_GUEST_EXPORT:-1}" != 0 ] || exit 0
-    _isa_step export.sh "$1"
+    _isa_step export.sh
     [ "$rc" != 77 ] || rc=1     # the image was there a moment ago
     exit "$rc"
 }
 
-# _isa_step SCRIPT HACKBACKFS: run it, report its time, status in rc.
+# _isa_step SCRIPT: run it on $hackbackfs, report its time, status in rc.
 _isa_step() {
     _t=$(date +%s)
     rc=0
-    sh "$here/$1" "$2" || rc=$?
+    sh "$here/$1" "$hackbackfs" || rc=$?
     say "$arch $1: exit $rc, $(($(date +%s) - _t)) s"
 }

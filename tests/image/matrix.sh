@@ -36,12 +36,6 @@ tree_listing "$tmp/expected" >"$tmp/expected.list"
 
 # ---- one case -------------------------------------------------------------
 
-bad()
-{
-	echo "    $cname: $*"
-	case_bad=1
-}
-
 dfs()
 {
 	debugfs_run "$IMG" "$1"
@@ -204,7 +198,7 @@ check_case()
 
 # ---- the matrix --------------------------------------------------------------
 
-failed=0 cases=0
+cases=0
 for kind in $KINDS; do
 	for layout in $LAYOUTS; do
 		cases=$((cases + 1))
@@ -217,10 +211,9 @@ for kind in $KINDS; do
 		if [ "$rc" -eq 0 ]; then
 			echo "PASS $kind/$layout (${t}s)"
 		else
-			echo "FAIL $kind/$layout (${t}s)"
-			failed=$((failed + 1))
+			check_failed "$kind/$layout (${t}s)"
 		fi
 	done
 done
-echo "$HB_TEST: $((cases - failed)) of $cases cases passed"
-[ "$failed" -eq 0 ] || fail "$failed of $cases cases failed"
+echo "$HB_TEST: $((cases - failures)) of $cases cases passed"
+[ "$failures" -eq 0 ] || fail "$failures of $cases cases failed"

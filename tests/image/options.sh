@@ -27,12 +27,6 @@ kernel_checks
 ov=$tmp/overlay
 make_overlay "$ov"
 
-bad()
-{
-	echo "    $cname: $*"
-	case_bad=1
-}
-
 # Every case injects with --epoch $EPOCH and the default time stamps.
 HB_EXPECT_EPOCH=$EPOCH
 
@@ -268,7 +262,7 @@ case_replace_types()
 
 # ---- run ------------------------------------------------------------------------
 
-failed=0 cases=0
+cases=0
 for c in keep-owner owner partition epoch layers add-file limits replace-types; do
 	cases=$((cases + 1))
 	t0=$(date +%s)
@@ -286,9 +280,8 @@ for c in keep-owner owner partition epoch layers add-file limits replace-types; 
 	if [ "$rc" -eq 0 ]; then
 		echo "PASS $c (${t}s)"
 	else
-		echo "FAIL $c (${t}s)"
-		failed=$((failed + 1))
+		check_failed "$c (${t}s)"
 	fi
 done
-echo "$HB_TEST: $((cases - failed)) of $cases cases passed"
-[ "$failed" -eq 0 ] || fail "$failed of $cases cases failed"
+echo "$HB_TEST: $((cases - failures)) of $cases cases passed"
+[ "$failures" -eq 0 ] || fail "$failures of $cases cases failed"

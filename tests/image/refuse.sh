@@ -23,7 +23,7 @@ requires mke2fs e2fsck debugfs dumpe2fs sfdisk sha256sum python3 mkfifo
 requires_synth
 
 out=$tmp/out.img
-failed=0 cases=0
+cases=0
 
 # refuse NAME BASE REGEX... -- SYNTH-ARGS...: run synth with SYNTH-ARGS and
 # check the refusal; every REGEX (grep -E, case-insensitive) must match
@@ -61,9 +61,8 @@ refuse()
 	if [ -z "$_why" ]; then
 		echo "PASS $_name: $(cat "$tmp/stderr")"
 	else
-		echo "FAIL $_name: $_why"
+		check_failed "$_name: $_why"
 		sed 's/^/    stderr: /' "$tmp/stderr"
-		failed=$((failed + 1))
 	fi
 }
 
@@ -273,5 +272,5 @@ rm -f "$d/huge.bin"
 refuse "overlay directory missing" "$ext4" 'no-such-dir' 'no such file' -- \
 	"$ext4" "$out" "$tmp/no-such-dir"
 
-echo "$HB_TEST: $((cases - failed)) of $cases cases passed"
-[ "$failed" -eq 0 ] || fail "$failed of $cases refusals wrong"
+echo "$HB_TEST: $((cases - failures)) of $cases cases passed"
+[ "$failures" -eq 0 ] || fail "$failures of $cases refusals wrong"

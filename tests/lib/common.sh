@@ -13,6 +13,10 @@
 #                         pass exits 1 instead when $failures is not 0
 #   finish                exit now: "FAILED" and 1 if a check failed,
 #                         else "PASS" and 0
+#   bad MSG               in a case of a table-driven test ($cname; the
+#                         case runs in a subshell that ends with
+#                         [ "$case_bad" = 0 ] and is then counted as one
+#                         check): "    CASE: MSG", the case fails, goes on
 #   requires TOOL...      skip when a tool is missing
 #   requires_root         the same for root (loop devices, kernel mounts)
 #   $tmp                  a private temporary directory, removed on exit
@@ -69,6 +73,12 @@ check_failed()
 {
 	failures=$((failures + 1))
 	say "FAIL: $*"
+}
+
+bad()
+{
+	echo "    $cname: $*"
+	case_bad=1
 }
 
 finish()

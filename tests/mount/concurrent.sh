@@ -82,11 +82,10 @@ for seed in 1 2 3 4; do
 	python3 "$tmp/reader.py" "$tmp/mnt/hack-back" "$tmp/ref.img" "$base" "$seed" "$direct" &
 	pids="$pids $!"
 done
-failed=0
 for p in $pids; do
-	wait "$p" || failed=$((failed + 1))
+	wait "$p" || check_failed "reader $p saw wrong bytes"
 done
-[ "$failed" -eq 0 ] || fail "$failed of 4 concurrent readers saw wrong bytes"
+[ "$failures" -eq 0 ] || fail "$failures of 4 concurrent readers saw wrong bytes"
 echo "ok: 4 concurrent readers x 200 random reads match the reference"
 
 # And the whole image once more, cold.

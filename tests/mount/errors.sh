@@ -31,7 +31,7 @@ mkdir -p "$ov/etc" "$mnt"
 echo harmless >"$ov/etc/motd"
 base_sum=$(sha256_of "$base")
 
-failed=0 cases=0
+cases=0
 
 # refuse NAME 'REGEX' [--mnt DIR] [--watch FILE] -- ARGS...: run hackbackfs
 # ARGS and check the refusal; REGEX (grep -E) must match stderr.  DIR is
@@ -80,9 +80,8 @@ refuse()
 	if [ -z "$_why" ]; then
 		echo "PASS $_name: $(head -n 1 "$tmp/stderr")"
 	else
-		echo "FAIL $_name: $_why"
+		check_failed "$_name: $_why"
 		sed 's/^/    stderr: /' "$tmp/stderr"
-		failed=$((failed + 1))
 	fi
 }
 
@@ -150,8 +149,7 @@ _rc=0
 if [ "$_rc" -eq 0 ] || ! grep -q "mount point $tmp/mnt-busy is already mounted (fuse" "$tmp/stderr" ||
 	[ "$(hb_daemon_pid "$tmp/mnt-busy")" != "$first" ] ||
 	[ "$(awk -v m="$tmp/mnt-busy" '$5 == m' /proc/self/mountinfo | wc -l)" -ne 1 ]; then
-	echo "FAIL mount over a mount: exit $_rc; $(cat "$tmp/stderr")"
-	failed=$((failed + 1))
+	check_failed "mount over a mount: exit $_rc; $(cat "$tmp/stderr")"
 else
 	echo "PASS mount over a mount: $(cat "$tmp/stderr")"
 fi
@@ -246,5 +244,5 @@ refuse "--digests without overlay" "^hackbackfs: --digests takes BASE and OVERLA
 
 [ "$(sha256_of "$base")" = "$base_sum" ] || fail "BASE was modified"
 [ "$(sha256_of "$tmp/journal.img")" = "$journal_sum" ] || fail "the base with a journal to recover was modified"
-echo "$cases cases, $failed failed"
-[ "$failed" -eq 0 ] || fail "$failed of $cases refusals were wrong"
+echo "$cases cases, $failures failed"
+[ "$failures" -eq 0 ] || fail "$failures of $cases refusals were wrong"

@@ -40,12 +40,6 @@ mnt=$tmp/mnt
 out=$tmp/out
 mkdir -p "$mnt" "$out"
 
-bad()
-{
-	echo "    $cname: $*"
-	case_bad=1
-}
-
 # export NAME ARGS...: hackbackfs --export-cow $out/NAME ARGS, which must
 # succeed quietly; its stdout is in $out/NAME.stdout.
 export_cow()
