@@ -133,6 +133,10 @@ _hb_exit()
 }
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/hackbackfs-$HB_TEST.XXXXXX")
+# The per-user digest cache is the test's own, not the caller's: a test
+# must not depend on what the user mounted before (a cache of a million
+# files is loaded whole).  Tests of the cache itself set their own.
+export XDG_CACHE_HOME="$tmp/xdg-cache"
 trap _hb_exit EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM

@@ -367,6 +367,19 @@ fi
 unmount_hb "$mnt"
 
 # ---- the cow file's lock: wait for the last daemon, then give up ------------------------------
+
+# wait_locked FILE: until someone else holds FILE's flock (the holder
+# started in the background has taken it), at most $hb_wait seconds.
+wait_locked()
+{
+	_n=0
+	while flock -n "$1" true; do
+		_n=$((_n + 1))
+		[ "$_n" -le $((hb_wait * 20)) ] || fail "$1: the background flock never took the lock"
+		sleep 0.05
+	done
+}
+
 cp "$tmp/writes1" "$tmp/writes"
 cow=$tmp/lock.cow
 mount_hb -o "cow=$cow" "$base" "$ov" "$mnt"
@@ -374,7 +387,7 @@ do_writes one "$img"
 unmount_hb "$mnt"
 flock "$cow" sleep 2 &
 holder=$!
-sleep 0.3
+wait_locked "$cow"
 mount_hb -o "cow=$cow" "$base" "$ov" "$mnt"
 grep -q 'in use by another mount.*waiting up to' "$tmp/hb.err" || fail "lock wait: stderr: $(cat "$tmp/hb.err")"
 check_image "$tmp/exp1.img" "cow writes after waiting for the lock"
@@ -382,7 +395,7 @@ unmount_hb "$mnt"
 wait "$holder"
 flock "$cow" sleep 4 &
 holder=$!
-sleep 0.3
+wait_locked "$cow"
 rc=0
 HB_COW_LOCK_WAIT=1 "$HB" -o "cow=$cow" "$base" "$ov" "$mnt" 2>"$tmp/lock.err" || rc=$?
 ! is_mounted "$mnt" || fail "a cow file held by another: mounted"
