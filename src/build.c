@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdio_ext.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -282,6 +283,9 @@ static int describe_to(struct build *b, FILE *f)
 	struct json j;
 	int r;
 
+	/* The stream is this thread's alone: stdio's per-call locking was a
+	 * tenth of a 100k-file build. */
+	__fsetlocking(f, FSETLOCKING_BYCALLER);
 	json_init(&j, f);
 	json_object_begin(&j, NULL, JSON_BLOCK);
 	build_describe(b, &j);

@@ -131,9 +131,13 @@ void digest_free(struct digest *d)
 static int update_range(struct digest *d, int fd, uint64_t off, uint64_t len,
 			unsigned char *buf, size_t bufsize)
 {
+	/* What fits in the buffer is read whole: looking for holes would
+	 * cost more system calls than it saves (most files are small). */
+	int sparse = len > bufsize;
+
 	while (len > 0) {
 		size_t n = (size_t)HB_MIN(len, (uint64_t)bufsize);
-		off_t data = lseek(fd, (off_t)off, SEEK_DATA);
+		off_t data = sparse ? lseek(fd, (off_t)off, SEEK_DATA) : (off_t)off;
 		struct stat st;
 		ssize_t got;
 		int r;
@@ -169,8 +173,9 @@ static int update_range(struct digest *d, int fd, uint64_t off, uint64_t len,
 static int update_from_fd(struct digest *d, int fd, uint64_t off, uint64_t len,
 			  unsigned char *buf, size_t bufsize)
 {
-	/* SEEK_DATA moves the file position: callers keep theirs. */
-	off_t pos = lseek(fd, 0, SEEK_CUR);
+	/* SEEK_DATA moves the file position: callers keep theirs.  (Only
+	 * a range longer than the buffer is searched for holes.) */
+	off_t pos = len > bufsize ? lseek(fd, 0, SEEK_CUR) : -1;
 	int r = update_range(d, fd, off, len, buf, bufsize);
 
 	if (pos >= 0)
@@ -209,6 +214,18 @@ static int fill_range(struct digest *d, int fd, uint64_t off, uint64_t len, unsi
 int digest_fd_range(int fd, uint64_t off, uint64_t len, unsigned char out[DIGEST_LEN])
 {
 	return hash_with(fill_range, fd, off, len, out);
+}
+
+int digest_fd_range_with(struct digest *d, unsigned char *buf, size_t bufsize, int fd,
+			 uint64_t off, uint64_t len, unsigned char out[DIGEST_LEN])
+{
+	int r = digest_reset(d);
+
+	if (r == 0)
+		r = update_from_fd(d, fd, off, len, buf, bufsize);
+	if (r == 0)
+		r = digest_final_keep(d, out);
+	return r;
 }
 
 /* One fingerprint region: its place, then its bytes. */

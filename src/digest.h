@@ -33,6 +33,11 @@ void digest_free(struct digest *d);
 
 /* Hash len bytes of fd from offset off (pread; fd's position unchanged). */
 int digest_fd_range(int fd, uint64_t off, uint64_t len, unsigned char out[DIGEST_LEN]);
+/* digest_fd_range() through the caller's context d (reset first, reusable
+ * after) and buffer: for hashing many files in a row without setting up
+ * a context and a buffer for each. */
+int digest_fd_range_with(struct digest *d, unsigned char *buf, size_t bufsize, int fd,
+			 uint64_t off, uint64_t len, unsigned char out[DIGEST_LEN]);
 
 /* Fingerprint of a base image: cheap at mount, no full read.  Covers the
  * file size, the first 4 MiB (partition table, boot code, the superblock

@@ -21,6 +21,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdio_ext.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -110,6 +111,7 @@ static int write_json(const struct build *b, struct outfile *o, const struct exp
 
 	if (!f)
 		return -ENOMEM;
+	__fsetlocking(f, FSETLOCKING_BYCALLER);
 	json_init(&j, f);
 	json_object_begin(&j, NULL, JSON_BLOCK);
 	json_object_begin(&j, "cow", JSON_INLINE);

@@ -58,12 +58,29 @@ static int utf8_len(const unsigned char *p)
 	return n;
 }
 
+/* Bytes that stand for themselves in a JSON string: printable ASCII but
+ * the quote and the backslash. */
+static int plain(unsigned char c)
+{
+	return c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
+}
+
+/* s as a JSON string.  Runs of plain bytes (a file name is usually one)
+ * and valid UTF-8 sequences go out in one write each. */
 static void quoted(FILE *f, const char *s)
 {
 	fputc('"', f);
 	for (const unsigned char *p = (const unsigned char *)s; *p;) {
-		int n = utf8_len(p);
+		const unsigned char *run = p;
+		int n;
 
+		while (plain(*p))
+			p++;
+		if (p > run)
+			fwrite(run, 1, (size_t)(p - run), f);
+		if (!*p)
+			break;
+		n = utf8_len(p);
 		if (n == 0)
 			fprintf(f, "\\udc%02x", *p++);
 		else if (*p == '"' || *p == '\\')

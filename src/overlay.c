@@ -150,9 +150,18 @@ static void set_meta(struct overlay_entry *e, const struct stat *st)
  * the hash from cache, under lock when given).  A failure is described in
  * msg (msz bytes): this runs in the hashing threads, and the caller
  * prints the first failure only. */
+/* A hashing thread's own digest context and read buffer, set up once for
+ * all its files (NULL members: set up per file). */
+struct hasher {
+	struct digest *d;
+	unsigned char *buf;
+};
+
+#define HASH_BUF (1u << 20)
+
 static int hash_one(struct overlay_entry *e, const char *host, int nofollow,
-		    struct dcache *cache, int lookup, pthread_mutex_t *lock, struct stat *st,
-		    char *msg, size_t msz)
+		    struct dcache *cache, int lookup, pthread_mutex_t *lock,
+		    const struct hasher *h, struct stat *st, char *msg, size_t msz)
 {
 	CLEANUP_CLOSE int fd = -1;
 	int r, hit = 0;
@@ -173,7 +182,11 @@ static int hash_one(struct overlay_entry *e, const char *host, int nofollow,
 		hit = dcache_get(cache, st, e->sha256);
 	if (hit)
 		return 0;
-	r = digest_fd_range(fd, 0, (uint64_t)st->st_size, e->sha256);
+	if (h && h->d && h->buf)
+		r = digest_fd_range_with(h->d, h->buf, HASH_BUF, fd, 0, (uint64_t)st->st_size,
+					 e->sha256);
+	else
+		r = digest_fd_range(fd, 0, (uint64_t)st->st_size, e->sha256);
 	if (r < 0) {
 		snprintf(msg, msz, "%s: cannot read: %s%s", host, strerror(-r),
 			 r == -EIO ? " (did the file change while it was read?)" : "");
@@ -194,7 +207,7 @@ static int hash_file(struct overlay_entry *e, const char *host, int nofollow,
 		     struct dcache *cache, struct stat *st)
 {
 	char msg[1024];
-	int r = hash_one(e, host, nofollow, cache, 1, NULL, st, msg, sizeof msg);
+	int r = hash_one(e, host, nofollow, cache, 1, NULL, NULL, st, msg, sizeof msg);
 
 	if (r < 0)
 		hb_error("%s", msg);
@@ -336,8 +349,11 @@ static void *hash_main(void *arg, int is_main)
 {
 	struct pool *p = arg;
 	struct walk *w = p->w;
+	struct hasher h = { NULL, malloc(HASH_BUF) };
 	char msg[1024];
 
+	if (digest_new(&h.d) < 0)
+		h.d = NULL;	/* per file, then: slower, not wrong */
 	for (;;) {
 		size_t k = atomic_fetch_add(&p->next, 1);
 		struct overlay_entry *e;
@@ -347,7 +363,7 @@ static void *hash_main(void *arg, int is_main)
 		if (k >= w->npending || atomic_load(&p->failed))
 			break;
 		e = &w->es.v[w->pending[k]];
-		r = hash_one(e, e->host_path, 1, w->cache, 0, &p->lock, &st, msg, sizeof msg);
+		r = hash_one(e, e->host_path, 1, w->cache, 0, &p->lock, &h, &st, msg, sizeof msg);
 		if (r == 0) {
 			set_meta(e, &st);
 			atomic_fetch_add(&p->done_files, 1);
@@ -365,6 +381,8 @@ static void *hash_main(void *arg, int is_main)
 		pthread_mutex_unlock(&p->lock);
 		atomic_store(&p->failed, 1);
 	}
+	digest_free(h.d);
+	free(h.buf);
 	return NULL;
 }
 
