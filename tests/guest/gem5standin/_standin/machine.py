@@ -201,7 +201,7 @@ class Machine:
         cannot read gem5's format, so the stand-in writes a sparse copy."""
         out = os.path.join(self.work, "base+table.raw")
         run(["cp", "--sparse=always", base, out])
-        run([sys.executable, os.path.join(HERE, "..", "..", "cowapply.py"), "apply", table, out])
+        run([sys.executable, os.path.join(HERE, "..", "..", "lib", "cowapply.py"), "apply", table, out])
         return out
 
     def lower(self, image, table):
