@@ -99,29 +99,21 @@ static int scan_overlays(const struct build_opts *o, struct overlay *ov)
 	}
 	if (r == 0 && o->m5)
 		r = overlay_add_file(ov, M5_PATH, o->m5, 0755);
-	if (r == 0)
-		r = overlay_finish(ov);
 	return r;
 }
 
-/* scan_overlays() through the caller's digest cache, unless o->nocache. */
-static int scan_cached(const struct build_opts *o, struct overlay *ov)
+/* The digest cache, its counts said and saved when the hashing is over. */
+static void cache_done(struct dcache *c, int save)
 {
-	struct dcache *c = o->nocache ? NULL : dcache_open();
 	unsigned long hits = 0, misses = 0;
-	int r;
 
-	ov->cache = c;
-	r = scan_overlays(o, ov);
-	ov->cache = NULL;
-	if (c) {
-		dcache_counts(c, &hits, &misses);
-		hb_info("overlay files: %lu hashed, %lu from the digest cache", misses, hits);
-		if (r == 0 && dcache_save(c) < 0)
-			hb_info("the digest cache could not be written (it costs time only)");
-		dcache_free(c);
-	}
-	return r;
+	if (c == NULL)
+		return;
+	dcache_counts(c, &hits, &misses);
+	hb_info("overlay files: %lu hashed, %lu from the digest cache", misses, hits);
+	if (save && dcache_save(c) < 0)
+		hb_info("the digest cache could not be written (it costs time only)");
+	dcache_free(c);
 }
 
 /* The time stamp of everything injected.  By default it depends on BASE
@@ -330,6 +322,7 @@ static int manifest(struct build *b)
 int build_image(const struct build_opts *o, struct build *b)
 {
 	CLEANUP_FREE unsigned char *slot = NULL;
+	struct dcache *cache = NULL;
 	struct inject_opts io;
 	int r;
 
@@ -356,7 +349,11 @@ int build_image(const struct build_opts *o, struct build *b)
 		hb_error("%s: fingerprint: %s", o->base, strerror(-r));
 		goto fail;
 	}
-	if ((r = scan_cached(o, &b->ov)) < 0)
+	/* The files are hashed while they are injected (overlay_start):
+	 * the digest cache serves both until overlay_end(). */
+	cache = o->nocache ? NULL : dcache_open();
+	b->ov.cache = cache;
+	if ((r = scan_overlays(o, &b->ov)) < 0 || (r = overlay_start(&b->ov)) < 0)
 		goto fail;
 	if ((r = make_slot(o->restore, &slot)) < 0)
 		goto fail;
@@ -370,8 +367,11 @@ int build_image(const struct build_opts *o, struct build *b)
 		.keep_mtime = o->keep_mtime,
 		.slot_path = RESTORE_SLOT_PATH, .slot_data = slot, .slot_size = RESTORE_SLOT_SIZE,
 	};
-	if ((r = inject_overlay(b->img, &b->ov, &io)) < 0)
+	if ((r = inject_overlay(b->img, &b->ov, &io)) < 0 || (r = overlay_end(&b->ov)) < 0)
 		goto fail;
+	b->ov.cache = NULL;
+	cache_done(cache, 1);
+	cache = NULL;
 	if ((r = identify(o, b, slot)) < 0 || (r = manifest(b)) < 0) {
 		hb_error("computing the image's identity: %s", strerror(-r));
 		goto fail;
@@ -379,7 +379,8 @@ int build_image(const struct build_opts *o, struct build *b)
 	return 0;
 
 fail:
-	build_free(b);
+	build_free(b);	/* stops the hashing before the cache goes */
+	cache_done(cache, 0);
 	return r;
 }
 

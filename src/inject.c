@@ -405,11 +405,14 @@ static int place_blocks(struct injector *in, const char *path, ext2_ino_t ino,
 	return 0;
 }
 
-/* Write the content of e into inode ino: from the host file fd, where
- * all-zero blocks become holes, or from mem, where every block is
- * allocated (the restore slot: its blocks must not depend on its bytes). */
+/* Write the content of e into inode ino: from the host file fd, checked
+ * against e's digest, or from mem (bytes already hashed, or the restore
+ * slot).  All-zero blocks become holes, except when dense: then every
+ * block is allocated (the restore slot: its blocks must not depend on
+ * its bytes). */
 static int write_data(struct injector *in, const struct overlay_entry *e, int fd,
-		      const unsigned char *mem, ext2_ino_t ino, struct ext2_inode_large *inode)
+		      const unsigned char *mem, int dense, ext2_ino_t ino,
+		      struct ext2_inode_large *inode)
 {
 	ext2_filsys fs = in->fs;
 	const size_t bs = fs->blocksize;
@@ -510,11 +513,11 @@ static int write_data(struct injector *in, const struct overlay_entry *e, int fd
 		for (uint64_t i = 0; i < n && r == 0;) {
 			uint64_t j = i;
 			errcode_t err;
-			if (!mem && all_zero(buf + i * bs, bs)) {
+			if (!dense && all_zero(buf + i * bs, bs)) {
 				i++;
 				continue;
 			}
-			while (j < n && (mem || !all_zero(buf + j * bs, bs)))
+			while (j < n && (dense || !all_zero(buf + j * bs, bs)))
 				j++;
 			err = alloc_blocks(fs, ino, inode, first + i, j - i);
 			if (err) {
@@ -669,10 +672,10 @@ static int make_room(struct injector *in, const struct overlay_entry *e, ext2_in
 	return remove_name(in, e->path, dir, name, ino);
 }
 
-/* A regular file from e->host_path, or from mem (e->size bytes, stored with
- * every block allocated: see write_data). */
+/* A regular file from e->host_path, or from mem (e->size bytes; dense:
+ * stored with every block allocated, see write_data). */
 static int inject_file(struct injector *in, const struct overlay_entry *e, ext2_ino_t dir,
-		       const char *name, const unsigned char *mem, ext2_ino_t *out)
+		       const char *name, const unsigned char *mem, int dense, ext2_ino_t *out)
 {
 	ext2_filsys fs = in->fs;
 	struct ext2_inode_large inode;
@@ -733,7 +736,7 @@ static int inject_file(struct injector *in, const struct overlay_entry *e, ext2_
 			close(fd);
 		return fs_error(in, e->path, "creating file", err);
 	}
-	r = write_data(in, e, fd, mem, ino, &inode);
+	r = write_data(in, e, fd, mem, dense, ino, &inode);
 	if (fd >= 0)
 		close(fd);
 	if (r < 0)
@@ -813,7 +816,22 @@ static int inject_slot(struct injector *in)
 	e.type = OVERLAY_FILE;
 	e.mode = 0644;
 	e.size = o->slot_size;
-	return inject_file(in, &e, dir, p, o->slot_data, &ino);
+	return inject_file(in, &e, dir, p, o->slot_data, 1, &ino);
+}
+
+/* The progress line: entries injected, and files hashed while the hashing
+ * threads are ahead. */
+static void progress(const struct overlay *ov, size_t i, double start)
+{
+	uint64_t bytes;
+	size_t hashed = overlay_hashed(ov, &bytes);
+	double rate = i / (hb_now() - start + 1e-9);
+
+	if (ov->hashing)
+		hb_progress("injecting: %zu/%zu entries, %.0f entries/s; hashed %zu files, "
+			    "%.1f MiB", i, ov->n, rate, hashed, (double)bytes / 1048576.0);
+	else
+		hb_progress("injecting: %zu/%zu entries, %.0f entries/s", i, ov->n, rate);
 }
 
 /* ---- opening and checking the file system ------------------------------ */
@@ -855,7 +873,7 @@ static int open_fs(struct image *img, ext2_filsys *out)
 	return 0;
 }
 
-int inject_overlay(struct image *img, const struct overlay *ov, const struct inject_opts *opts)
+int inject_overlay(struct image *img, struct overlay *ov, const struct inject_opts *opts)
 {
 	struct injector in = { .img = img, .ov = ov, .opts = opts };
 	errcode_t err;
@@ -881,19 +899,21 @@ int inject_overlay(struct image *img, const struct overlay *ov, const struct inj
 	start = hb_now();
 	for (size_t i = 0; i < ov->n && r == 0; i++) {
 		const struct overlay_entry *e = &ov->entries[i];
+		const unsigned char *kept = NULL;
 		const char *name;
 		ext2_ino_t dir;
 
 		if ((i & 255) == 0 && hb_progress_due())
-			hb_progress("injecting: %zu/%zu entries, %.0f entries/s", i, ov->n,
-				    i / (hb_now() - start + 1e-9));
-
+			progress(ov, i, start);
+		/* Hashed by now, its bytes in memory if it is small. */
+		if (e->type == OVERLAY_FILE && (r = overlay_take(ov, i, &kept)) < 0)
+			break;
 		r = parent_of(&in, e, &dir, &name);
 		if (r < 0)
 			break;
 		switch (e->type) {
 		case OVERLAY_DIR: r = inject_dir(&in, e, dir, name, &in.inos[i]); break;
-		case OVERLAY_FILE: r = inject_file(&in, e, dir, name, NULL, &in.inos[i]); break;
+		case OVERLAY_FILE: r = inject_file(&in, e, dir, name, kept, 0, &in.inos[i]); break;
 		case OVERLAY_SYMLINK: r = inject_symlink(&in, e, dir, name, &in.inos[i]); break;
 		}
 	}

@@ -7,6 +7,11 @@
  * overlay's entries in order.  Deterministic: the same image, overlay and
  * options give the same bytes (fixed time stamps, i_generation, no random
  * fields).  Returns 0 or a negative errno with one hb_error().
+ *
+ * The overlay may still be hashing (overlay_start()): each file is taken
+ * with overlay_take() as the injection reaches it, and a small file's
+ * bytes are then the very bytes hashed, not read again.  The caller ends
+ * the run with overlay_end() for the digest.
  */
 #ifndef HB_INJECT_H
 #define HB_INJECT_H
@@ -32,6 +37,6 @@ struct inject_opts {
 	size_t slot_size;
 };
 
-int inject_overlay(struct image *img, const struct overlay *ov, const struct inject_opts *opts);
+int inject_overlay(struct image *img, struct overlay *ov, const struct inject_opts *opts);
 
 #endif

@@ -12,14 +12,20 @@
  *                     leaves the list as it was.
  *   overlay_add_file  inserts one file and its missing parents (a few
  *                     memmoves: it is called for a handful of files).
- *   overlay_finish    resolves hard-link groups, which need the final
- *                     indices, and hashes the list.
+ *   overlay_start     resolves hard-link groups, which need the final
+ *                     indices, and starts the hashing threads;
+ *   overlay_take      hands the consumer (the injection) one file once it
+ *                     is hashed, with its bytes when it is small;
+ *   overlay_end       waits for the threads and hashes the list.
  *
- * Content is hashed while scanning, streamed through digest_fd_range(),
- * so the digest covers the bytes and not just the metadata.  A file with
- * several links is read once per scan: later names of the same inode copy
- * the first one's hash and metadata.  Hard-link groups never span two
- * overlay directories (entries remember which add_dir call found them).
+ * The scan only lstat()s; a file not known to the digest cache is opened
+ * and hashed by the threads, in list order, while the injection works
+ * through the list behind them: the two overlap, and a small file is read
+ * once, its bytes kept from the hashing to the injection (the bytes
+ * written are the bytes hashed).  A file with several links is read once:
+ * later names of the same inode take the first one's hash and metadata.
+ * Hard-link groups never span two overlay directories (entries remember
+ * which add_dir call found them).
  *
  * The digest encoding (version string, the keep_mtime flag, count, then
  * per entry path, type, mode, uid, gid, size, the mtime when kept, and
@@ -32,13 +38,13 @@
 #include <dirent.h>
 #include <pthread.h>
 #include <sched.h>
-#include <stdatomic.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "dcache.h"
 #include "overlay.h"
@@ -145,11 +151,6 @@ static void set_meta(struct overlay_entry *e, const struct stat *st)
 	e->ctime_nsec = st->st_ctim.tv_nsec;
 }
 
-/* Open host (a regular file, not through a symlink when nofollow), take
- * its metadata from the open file into *st and hash its content (or take
- * the hash from cache, under lock when given).  A failure is described in
- * msg (msz bytes): this runs in the hashing threads, and the caller
- * prints the first failure only. */
 /* A hashing thread's own digest context and read buffer, set up once for
  * all its files (NULL members: set up per file). */
 struct hasher {
@@ -159,9 +160,52 @@ struct hasher {
 
 #define HASH_BUF (1u << 20)
 
+/* The bytes of a kept file of size 0: not NULL, never read. */
+static unsigned char empty_file[1];
+
+/* Read all of a small file (size bytes) into memory and hash it: the copy
+ * is what the injection writes.  A file that shrank is an error. */
+static int read_kept(int fd, uint64_t size, const struct hasher *h,
+		     unsigned char out[DIGEST_LEN], unsigned char **kept)
+{
+	unsigned char *b = size ? malloc(size) : empty_file;
+	struct digest *d = h ? h->d : NULL;
+	ssize_t got;
+	int r;
+
+	if (b == NULL)
+		return -ENOMEM;
+	got = size ? hb_pread_full(fd, b, size, 0) : 0;
+	r = got < 0 ? (int)got : (uint64_t)got != size ? -EIO : 0;
+	if (r == 0 && d)
+		r = digest_reset(d);
+	else if (r == 0)
+		r = digest_new(&d);
+	if (r == 0)
+		r = digest_update(d, b, size);
+	if (r == 0)
+		r = digest_final_keep(d, out);
+	if (d && (!h || d != h->d))
+		digest_free(d);
+	if (r < 0) {
+		if (b != empty_file)
+			free(b);
+		return r;
+	}
+	*kept = b;
+	return 0;
+}
+
+/* Open host (a regular file, not through a symlink when nofollow), take
+ * its metadata from the open file into *st and hash its content (or take
+ * the hash from cache, under lock when given).  With kept, a file smaller
+ * than OVERLAY_KEEP_MAX is read into memory whole and *kept set to it
+ * (else NULL).  A failure is described in msg (msz bytes): this runs in
+ * the hashing threads, and only the first failure is printed. */
 static int hash_one(struct overlay_entry *e, const char *host, int nofollow,
 		    struct dcache *cache, int lookup, pthread_mutex_t *lock,
-		    const struct hasher *h, struct stat *st, char *msg, size_t msz)
+		    const struct hasher *h, unsigned char **kept, struct stat *st,
+		    char *msg, size_t msz)
 {
 	CLEANUP_CLOSE int fd = -1;
 	int r, hit = 0;
@@ -182,7 +226,9 @@ static int hash_one(struct overlay_entry *e, const char *host, int nofollow,
 		hit = dcache_get(cache, st, e->sha256);
 	if (hit)
 		return 0;
-	if (h && h->d && h->buf)
+	if (kept && e->size < OVERLAY_KEEP_MAX)
+		r = read_kept(fd, e->size, h, e->sha256, kept);
+	else if (h && h->d && h->buf)
 		r = digest_fd_range_with(h->d, h->buf, HASH_BUF, fd, 0, (uint64_t)st->st_size,
 					 e->sha256);
 	else
@@ -207,7 +253,7 @@ static int hash_file(struct overlay_entry *e, const char *host, int nofollow,
 		     struct dcache *cache, struct stat *st)
 {
 	char msg[1024];
-	int r = hash_one(e, host, nofollow, cache, 1, NULL, NULL, st, msg, sizeof msg);
+	int r = hash_one(e, host, nofollow, cache, 1, NULL, NULL, NULL, st, msg, sizeof msg);
 
 	if (r < 0)
 		hb_error("%s", msg);
@@ -249,138 +295,124 @@ struct walk {
 	struct entries es;
 	unsigned source;	/* this overlay_add_dir() call, from 1 */
 	struct dcache *cache;
-	size_t *linked;		/* indices in es of files with st_nlink > 1 */
-	size_t nlinked, caplinked;
-	/* Hashed after the walk, in parallel (hash_pending): the indices
-	 * in es of the files to read, and pairs (later name, first name)
-	 * of hard links whose values are copied once the first is hashed. */
-	size_t *pending;
-	size_t npending, cappending;
-	size_t (*copies)[2];
-	size_t ncopies, capcopies;
 };
 
-/* Append v to the growable array *a (n used, cap allocated). */
-static int push_index(void *a, size_t *n, size_t *cap, const void *v, size_t size)
-{
-	char **arr = a;
+/* ---- hashing ------------------------------------------------------------ */
 
-	if (*n == *cap) {
-		size_t ncap = *cap ? 2 * *cap : 64;
-		char *p = realloc(*arr, ncap * size);
-		if (p == NULL)
-			return -ENOMEM;
-		*arr = p;
-		*cap = ncap;
-	}
-	memcpy(*arr + *n * size, v, size);
-	(*n)++;
-	return 0;
-}
+/* A run of the hashing threads over the pending files, in list order.
+ * Everything below the lock is shared: the threads take items in order
+ * (at most OVERLAY_WINDOW ahead of the consumer while it takes kept
+ * bytes), publish each result in done[], and the consumer waits for the
+ * item it takes.  Which thread hashes which file changes nothing: each
+ * result lands in its own entry; the failure reported is the first in
+ * list order. */
+enum { ITEM_QUEUED, ITEM_DONE, ITEM_FAILED };
 
-/* An earlier name of the same inode in this walk: its hash, size and
- * metadata will be e's (one inode, one set of values, even if the file
- * changes while it is scanned).  1: found, and noted in w->copies; 0: e
- * is the first name; -ENOMEM. */
-static int copy_linked(struct walk *w, struct overlay_entry *e)
-{
-	size_t i;
-
-	for (i = 0; i < w->nlinked; i++) {
-		const struct overlay_entry *o = &w->es.v[w->linked[i]];
-
-		if (o->host_dev == e->host_dev && o->host_ino == e->host_ino) {
-			size_t pair[2] = { (size_t)(e - w->es.v), w->linked[i] };
-			if (push_index(&w->copies, &w->ncopies, &w->capcopies, pair, sizeof pair))
-				return -ENOMEM;
-			return 1;
-		}
-	}
-	return 0;
-}
-
-static void copy_values(struct overlay_entry *e, const struct overlay_entry *o)
-{
-	memcpy(e->sha256, o->sha256, DIGEST_LEN);
-	e->size = o->size;
-	e->mode = o->mode;
-	e->uid = o->uid;
-	e->gid = o->gid;
-	e->mtime_sec = o->mtime_sec;
-	e->mtime_nsec = o->mtime_nsec;
-	e->ctime_sec = o->ctime_sec;
-	e->ctime_nsec = o->ctime_nsec;
-}
-
-/* The hashing threads' shared state. */
-struct pool {
-	struct walk *w;
-	pthread_mutex_t lock;		/* the cache, and the failure below */
-	atomic_size_t next;		/* next index into w->pending */
-	atomic_int failed;
-	atomic_size_t done_files;	/* for the progress line */
-	atomic_ullong done_bytes;
-	uint64_t total_bytes;
+struct hashing {
+	struct overlay *ov;
+	size_t *item;			/* entry index of each item, ascending */
+	size_t n;
+	unsigned char **kept;		/* per item: its bytes, or NULL */
+	unsigned char *state;		/* per item: ITEM_* */
+	pthread_mutex_t lock;		/* this, and the digest cache */
+	pthread_cond_t done_cv;		/* an item finished (when a waiter says so) */
+	pthread_cond_t room_cv;		/* the consumer moved on, or stop */
+	size_t next;			/* next item to hash */
+	size_t base;			/* items before it are given up */
+	int keep;			/* a consumer takes kept bytes */
+	int stop;
+	int waiting;			/* the consumer waits on done_cv */
+	int running;			/* threads not yet finished */
+	size_t done_files;
+	uint64_t done_bytes, total_bytes;
 	double start;
-	size_t fail_k;			/* lowest failed index into w->pending */
+	size_t fail_k;			/* lowest failed item (when fail_r) */
 	int fail_r;
 	char fail_msg[1024];
+	pthread_t tid[8];
+	int nthreads;
 };
 
-/* The progress line, from the main thread between its files. */
-static void hash_progress(struct pool *p)
+static void hash_progress(struct hashing *hs)
 {
-	double mib = (double)atomic_load(&p->done_bytes) / 1048576.0;
-	double t = hb_now() - p->start;
+	double mib = (double)hs->done_bytes / 1048576.0;
+	double t = hb_now() - hs->start;
 
 	hb_progress("hashing overlay files: %zu/%zu, %.1f/%.1f MiB, %.1f MiB/s",
-		    (size_t)atomic_load(&p->done_files), p->w->npending, mib,
-		    (double)p->total_bytes / 1048576.0, t > 0 ? mib / t : 0.0);
+		    hs->done_files, hs->n, mib, (double)hs->total_bytes / 1048576.0,
+		    t > 0 ? mib / t : 0.0);
 }
 
-static void *hash_main(void *arg, int is_main);
+/* Free the kept bytes of items [hs->base, upto). Under the lock. */
+static void give_up(struct hashing *hs, size_t upto)
+{
+	for (; hs->base < upto; hs->base++) {
+		unsigned char *b = hs->kept[hs->base];
+
+		if (b && b != empty_file)
+			free(b);
+		hs->kept[hs->base] = NULL;
+	}
+	pthread_cond_broadcast(&hs->room_cv);
+}
 
 static void *hash_worker(void *arg)
 {
-	return hash_main(arg, 0);
-}
-
-static void *hash_main(void *arg, int is_main)
-{
-	struct pool *p = arg;
-	struct walk *w = p->w;
+	struct hashing *hs = arg;
+	struct overlay *ov = hs->ov;
 	struct hasher h = { NULL, malloc(HASH_BUF) };
 	char msg[1024];
 
 	if (digest_new(&h.d) < 0)
 		h.d = NULL;	/* per file, then: slower, not wrong */
+	pthread_mutex_lock(&hs->lock);
 	for (;;) {
-		size_t k = atomic_fetch_add(&p->next, 1);
 		struct overlay_entry *e;
+		unsigned char *kept = NULL;
 		struct stat st;
-		int r;
+		size_t k;
+		int r, keep;
 
-		if (k >= w->npending || atomic_load(&p->failed))
+		while (!hs->stop && hs->keep && hs->next >= hs->base + OVERLAY_WINDOW)
+			pthread_cond_wait(&hs->room_cv, &hs->lock);
+		if (hs->stop || hs->next >= hs->n || (hs->fail_r && hs->next > hs->fail_k))
 			break;
-		e = &w->es.v[w->pending[k]];
-		r = hash_one(e, e->host_path, 1, w->cache, 0, &p->lock, &h, &st, msg, sizeof msg);
+		k = hs->next++;
+		e = &ov->entries[hs->item[k]];
+		keep = hs->keep;
+		pthread_mutex_unlock(&hs->lock);
+
+		r = hash_one(e, e->host_path, 1, e->pending ? ov->cache : NULL, 0, &hs->lock, &h,
+			     keep ? &kept : NULL, &st, msg, sizeof msg);
 		if (r == 0) {
 			set_meta(e, &st);
-			atomic_fetch_add(&p->done_files, 1);
-			atomic_fetch_add(&p->done_bytes, (unsigned long long)e->size);
-			if (is_main && hb_progress_due())
-				hash_progress(p);
-			continue;
+			e->mode &= ~(ov->umask & 07777);
 		}
-		pthread_mutex_lock(&p->lock);
-		if (!p->fail_r || k < p->fail_k) {
-			p->fail_k = k;
-			p->fail_r = r;
-			snprintf(p->fail_msg, sizeof p->fail_msg, "%s", msg);
+
+		pthread_mutex_lock(&hs->lock);
+		if (r == 0) {
+			e->pending = 0;
+			hs->state[k] = ITEM_DONE;
+			hs->done_files++;
+			hs->done_bytes += e->size;
+			if (k >= hs->base && hs->keep)
+				hs->kept[k] = kept;
+			else if (kept && kept != empty_file)
+				free(kept);
+		} else {
+			hs->state[k] = ITEM_FAILED;
+			if (!hs->fail_r || k < hs->fail_k) {
+				hs->fail_k = k;
+				hs->fail_r = r;
+				snprintf(hs->fail_msg, sizeof hs->fail_msg, "%s", msg);
+			}
 		}
-		pthread_mutex_unlock(&p->lock);
-		atomic_store(&p->failed, 1);
+		if (hs->waiting)
+			pthread_cond_broadcast(&hs->done_cv);
 	}
+	hs->running--;
+	pthread_cond_broadcast(&hs->done_cv);
+	pthread_mutex_unlock(&hs->lock);
 	digest_free(h.d);
 	free(h.buf);
 	return NULL;
@@ -398,66 +430,121 @@ static int hash_threads(void)
 	return n < 1 ? 1 : n > 8 ? 8 : n;
 }
 
-/* Hash the walk's pending files on a small pool of threads, then give
- * later hard-link names their first name's values.  Which thread hashes
- * which file changes nothing: each result lands in its own entry, and a
- * failure reported is the one of the first failing file in walk order. */
-static int hash_pending(struct walk *w)
+/* Wait on done_cv under the lock, drawing the progress line meanwhile. */
+static void wait_done(struct hashing *hs)
 {
-	struct pool p = { .w = w };
-	pthread_t tid[8];
-	int n = hash_threads(), started = 0;
+	struct timespec ts;
 
-	if ((size_t)n > w->npending)
-		n = w->npending ? (int)w->npending : 1;
-	pthread_mutex_init(&p.lock, NULL);
-	atomic_init(&p.next, 0);
-	atomic_init(&p.failed, 0);
-	atomic_init(&p.done_files, 0);
-	atomic_init(&p.done_bytes, 0);
-	p.start = hb_now();
-	for (size_t i = 0; i < w->npending; i++)
-		p.total_bytes += w->es.v[w->pending[i]].size;
-	for (int i = 1; i < n; i++) {
-		if (pthread_create(&tid[started], NULL, hash_worker, &p) != 0)
-			break;	/* fewer threads: slower, not wrong */
-		started++;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_nsec += 200 * 1000 * 1000;
+	if (ts.tv_nsec >= 1000000000) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
 	}
-	hash_main(&p, 1);
-	for (int i = 0; i < started; i++)
-		pthread_join(tid[i], NULL);
-	if (w->npending > 0 && hb_progress_due())
-		hash_progress(&p);
-	hb_progress_end();
-	pthread_mutex_destroy(&p.lock);
-	if (p.fail_r) {
-		hb_error("%s", p.fail_msg);
-		return p.fail_r;
-	}
-	for (size_t i = 0; i < w->ncopies; i++)
-		copy_values(&w->es.v[w->copies[i][0]], &w->es.v[w->copies[i][1]]);
-	return 0;
+	hs->waiting = 1;
+	pthread_cond_timedwait(&hs->done_cv, &hs->lock, &ts);
+	hs->waiting = 0;
+	if (hb_progress_due())
+		hash_progress(hs);
 }
 
-static int remember_linked(struct walk *w, size_t idx)
+/* Stop and free a run; its kept bytes go with it. */
+static void hashing_free(struct hashing *hs)
 {
-	if (w->nlinked == w->caplinked) {
-		size_t cap = w->caplinked ? 2 * w->caplinked : 16;
-		size_t *v = realloc(w->linked, cap * sizeof *v);
-
-		if (v == NULL)
-			return -ENOMEM;
-		w->linked = v;
-		w->caplinked = cap;
-	}
-	w->linked[w->nlinked++] = idx;
-	return 0;
+	if (hs == NULL)
+		return;
+	pthread_mutex_lock(&hs->lock);
+	hs->stop = 1;
+	pthread_cond_broadcast(&hs->room_cv);
+	pthread_mutex_unlock(&hs->lock);
+	for (int i = 0; i < hs->nthreads; i++)
+		pthread_join(hs->tid[i], NULL);
+	give_up(hs, hs->n);
+	pthread_cond_destroy(&hs->done_cv);
+	pthread_cond_destroy(&hs->room_cv);
+	pthread_mutex_destroy(&hs->lock);
+	free(hs->item);
+	free(hs->kept);
+	free(hs->state);
+	free(hs);
 }
 
-static int walk_dir(struct walk *w, const char *host_dir, const char *rel);
+/* Does the run read e?  The files that lead their hard-link group (the
+ * other names take the leader's values at the end) and are pending, or,
+ * when a consumer takes kept bytes, small: a small file's digest from
+ * the cache would save nothing, as the injection would read the file and
+ * hash it again, on one thread, to check it. */
+static int hashed_here(const struct overlay_entry *e, int keep)
+{
+	return e->type == OVERLAY_FILE && e->link_leader < 0 &&
+	       (e->pending || (keep && e->size < OVERLAY_KEEP_MAX));
+}
+
+/* Start hashing the files hashed_here() says. */
+static int hashing_start(struct overlay *ov, int keep)
+{
+	struct hashing *hs = calloc(1, sizeof *hs);
+	size_t n = 0;
+	int want;
+
+	if (hs == NULL)
+		goto oom;
+	for (size_t i = 0; i < ov->n; i++)
+		n += hashed_here(&ov->entries[i], keep);
+	hs->item = malloc((n + 1) * sizeof *hs->item);
+	hs->kept = calloc(n + 1, sizeof *hs->kept);
+	hs->state = calloc(n + 1, 1);
+	if (!hs->item || !hs->kept || !hs->state) {
+		free(hs->item);
+		free(hs->kept);
+		free(hs->state);
+		free(hs);
+		goto oom;
+	}
+	for (size_t i = 0; i < ov->n; i++) {
+		const struct overlay_entry *e = &ov->entries[i];
+
+		if (hashed_here(e, keep)) {
+			hs->item[hs->n++] = i;
+			hs->total_bytes += e->size;
+		}
+	}
+	hs->ov = ov;
+	hs->keep = keep;
+	hs->start = hb_now();
+	pthread_mutex_init(&hs->lock, NULL);
+	pthread_cond_init(&hs->done_cv, NULL);
+	pthread_cond_init(&hs->room_cv, NULL);
+	want = hash_threads();
+	if ((size_t)want > hs->n)
+		want = hs->n ? (int)hs->n : 0;
+	hs->running = want;
+	for (int i = 0; i < want; i++) {
+		if (pthread_create(&hs->tid[hs->nthreads], NULL, hash_worker, hs) != 0)
+			break;
+		hs->nthreads++;
+	}
+	if (hs->nthreads < want) {
+		pthread_mutex_lock(&hs->lock);
+		hs->running -= want - hs->nthreads;
+		pthread_mutex_unlock(&hs->lock);
+		if (hs->nthreads == 0) {
+			hb_error("overlay: cannot start a hashing thread");
+			hashing_free(hs);
+			return -EAGAIN;
+		}
+	}
+	ov->hashing = hs;
+	return 0;
+oom:
+	hb_error("overlay: out of memory");
+	return -ENOMEM;
+}
 
 /* Add host (at image path rel, lstat()ed into st: see walk_dir) and, for
  * a directory, what is below it.  host ends in "/" and rel. */
+static int walk_dir(struct walk *w, const char *host_dir, const char *rel);
+
 static int walk_one(struct walk *w, const char *host, const char *rel, const struct stat *stp)
 {
 	struct overlay_entry *e;
@@ -503,32 +590,17 @@ static int walk_one(struct walk *w, const char *host, const char *rel, const str
 	}
 
 	e->type = OVERLAY_FILE;
+	e->size = (uint64_t)st.st_size;
 	if (st.st_nlink > 1) {
 		e->host_dev = st.st_dev;
 		e->host_ino = st.st_ino;
 		e->host_source = w->source;
-		r = copy_linked(w, e);
-		if (r != 0) {
-			if (r < 0)
-				hb_error("%s: out of memory", host);
-			return r < 0 ? r : 0;
-		}
 	}
 	/* Known to the digest cache as it is: not opened at all (the
 	 * injection checks what it copies or maps against this digest).
-	 * Else hashed after the walk (hash_pending), metadata then taken
-	 * from the opened file, so that it matches the hashed bytes. */
-	{
-		size_t idx = w->es.n - 1;
-		int hit = w->cache && dcache_get(w->cache, &st, e->sha256);
-		e->size = (uint64_t)st.st_size;	/* hashing takes it from the open file */
-		if ((!hit && push_index(&w->pending, &w->npending, &w->cappending, &idx,
-					sizeof idx) < 0) ||
-		    (e->host_source != 0 && remember_linked(w, idx) < 0)) {
-			hb_error("%s: out of memory", host);
-			return -ENOMEM;
-		}
-	}
+	 * Else hashed by the threads of overlay_start(), its metadata then
+	 * taken from the opened file, so that it matches the hashed bytes. */
+	e->pending = !(w->cache && dcache_get(w->cache, &st, e->sha256));
 	return 0;
 }
 
@@ -723,11 +795,6 @@ int overlay_add_dir(struct overlay *ov, const char *dir)
 		return -ENOTDIR;
 	}
 	r = walk_dir(&w, dir, "");
-	if (r == 0)
-		r = hash_pending(&w);
-	free(w.linked);
-	free(w.pending);
-	free(w.copies);
 	if (r == 0) {
 		if (w.es.n > 1)
 			qsort(w.es.v, w.es.n, sizeof *w.es.v, entry_cmp);
@@ -1001,22 +1068,153 @@ fail:
 	return r;
 }
 
-int overlay_finish(struct overlay *ov)
+/* Names of one inode have one set of values: the group leader's. */
+static void copy_values(struct overlay_entry *e, const struct overlay_entry *o)
 {
-	size_t i;
+	memcpy(e->sha256, o->sha256, DIGEST_LEN);
+	e->size = o->size;
+	e->mode = o->mode;
+	e->uid = o->uid;
+	e->gid = o->gid;
+	e->mtime_sec = o->mtime_sec;
+	e->mtime_nsec = o->mtime_nsec;
+	e->ctime_sec = o->ctime_sec;
+	e->ctime_nsec = o->ctime_nsec;
+	e->pending = 0;
+}
+
+static int start(struct overlay *ov, int keep)
+{
 	int r;
 
-	/* The list is kept sorted by every add; nothing to sort here. */
-	for (i = 0; i < ov->n; i++)
-		if (ov->entries[i].type != OVERLAY_SYMLINK)
+	if (ov->hashing) {
+		hb_error("overlay: started twice");
+		return -EINVAL;
+	}
+	/* The list is kept sorted by every add; nothing to sort here.  A
+	 * pending file's mode is masked when its metadata is final. */
+	for (size_t i = 0; i < ov->n; i++)
+		if (ov->entries[i].type != OVERLAY_SYMLINK && !ov->entries[i].pending)
 			ov->entries[i].mode &= ~(ov->umask & 07777);
 	r = resolve_links(ov);
 	if (r < 0)
 		return r;
 	ov->total_file_bytes = 0;
-	for (i = 0; i < ov->n; i++)
+	for (size_t i = 0; i < ov->n; i++)
 		if (ov->entries[i].type == OVERLAY_FILE && ov->entries[i].link_leader < 0)
 			ov->total_file_bytes += ov->entries[i].size;
+	return hashing_start(ov, keep);
+}
+
+int overlay_start(struct overlay *ov)
+{
+	return start(ov, 1);
+}
+
+int overlay_finish(struct overlay *ov)
+{
+	int r = start(ov, 0);
+
+	return r < 0 ? r : overlay_end(ov);
+}
+
+/* The item of entry i in the run, or where it would be. */
+static size_t item_of(const struct hashing *hs, size_t i)
+{
+	size_t lo = 0, hi = hs->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (hs->item[mid] < i)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+int overlay_take(struct overlay *ov, size_t i, const unsigned char **bytes)
+{
+	struct hashing *hs = ov->hashing;
+	size_t k;
+	int r = 0;
+
+	*bytes = NULL;
+	if (hs == NULL)
+		return 0;
+	k = item_of(hs, i);
+	pthread_mutex_lock(&hs->lock);
+	if (k > hs->base)
+		give_up(hs, k);
+	if (k < hs->n && hs->item[k] == i) {
+		while (hs->state[k] == ITEM_QUEUED && hs->running > 0)
+			wait_done(hs);
+		if (hs->state[k] == ITEM_DONE) {
+			*bytes = hs->kept[k];
+		} else {
+			/* The items before k were taken, so hashed: this is
+			 * the first failure, or no thread was left to try. */
+			r = hs->fail_r && hs->fail_k == k ? hs->fail_r : -EAGAIN;
+			hb_error("%s", hs->fail_r && hs->fail_k == k ? hs->fail_msg :
+				 "overlay: the hashing threads stopped");
+		}
+	}
+	pthread_mutex_unlock(&hs->lock);
+	return r;
+}
+
+size_t overlay_hashed(const struct overlay *ov, uint64_t *bytes)
+{
+	struct hashing *hs = ov->hashing;
+	size_t n;
+
+	*bytes = 0;
+	if (hs == NULL)
+		return 0;
+	pthread_mutex_lock(&hs->lock);
+	n = hs->done_files;
+	*bytes = hs->done_bytes;
+	pthread_mutex_unlock(&hs->lock);
+	return n;
+}
+
+int overlay_end(struct overlay *ov)
+{
+	struct hashing *hs = ov->hashing;
+	int r = 0;
+
+	if (hs == NULL)
+		return 0;
+	pthread_mutex_lock(&hs->lock);
+	hs->keep = 0;		/* no one takes bytes any more: no window */
+	give_up(hs, hs->n);
+	while (hs->running > 0)
+		wait_done(hs);
+	if (hs->done_files > 0 && hb_progress_due())
+		hash_progress(hs);
+	if (hs->fail_r) {
+		r = hs->fail_r;
+		hb_error("%s", hs->fail_msg);
+	}
+	pthread_mutex_unlock(&hs->lock);
+	hb_progress_end();
+	hashing_free(hs);
+	ov->hashing = NULL;
+	if (r < 0)
+		return r;
+
+	ov->total_file_bytes = 0;
+	for (size_t i = 0; i < ov->n; i++) {
+		struct overlay_entry *e = &ov->entries[i];
+
+		if (e->type != OVERLAY_FILE)
+			continue;
+		if (e->link_leader >= 0)
+			copy_values(e, &ov->entries[e->link_leader]);
+		else
+			ov->total_file_bytes += e->size;
+	}
 	return hash_entries(ov);
 }
 
@@ -1031,6 +1229,7 @@ void overlay_free(struct overlay *ov)
 {
 	size_t i;
 
+	hashing_free(ov->hashing);
 	for (i = 0; i < ov->n; i++)
 		entry_free(&ov->entries[i]);
 	free(ov->entries);

@@ -5,6 +5,10 @@
  * in order) and overlay_finish() turns what was added into a sorted,
  * deterministic list of entries, sorted by path with strcmp(), so that a
  * directory always precedes its contents (a prefix sorts first).
+ * Files are hashed by a small pool of threads; overlay_start() lets a
+ * consumer (the injection) work through the list while they hash, taking
+ * each file with overlay_take() once it is hashed, with its bytes when it
+ * is small: the bytes written are the bytes hashed, read once.
  * Later directories win over earlier ones for the same path.  Extra single
  * files (m5, the restore script) are added with overlay_add_file().  The
  * overlay digest is a SHA-256 over a canonical encoding of every entry
@@ -22,6 +26,7 @@
 #include "digest.h"
 
 struct dcache;
+struct hashing;
 
 #define OVERLAY_NAME_MAX 255	/* longest path component ext4 accepts */
 
@@ -45,6 +50,10 @@ struct overlay_entry {
 	 * The first entry of a group has -1 itself. */
 	long link_leader;
 	unsigned char sha256[DIGEST_LEN];	/* content hash (files) */
+	/* A file still to be hashed by the threads of overlay_start(); its
+	 * size and metadata until then are the scan's (lstat), replaced by
+	 * those of the opened file. */
+	int pending;
 	/* Host inode of a file with several links, found by the
 	 * host_source-th overlay_add_dir() call (from 1); all 0 otherwise
 	 * (overlay_add_file() entries join no group).  Used only to compute
@@ -69,7 +78,13 @@ struct overlay {
 	 * every file is read.  Set before the first add; not owned. */
 	struct dcache *cache;
 	unsigned char digest[DIGEST_LEN];	/* valid after overlay_finish() */
+	struct hashing *hashing;	/* overlay_start()'s threads, or NULL */
 };
+
+/* Files smaller than this are kept in memory between their hashing and
+ * overlay_take() (at most OVERLAY_WINDOW of them ahead of the consumer). */
+#define OVERLAY_KEEP_MAX (64 * 1024)
+#define OVERLAY_WINDOW 1024
 
 /* Initialise an empty overlay. */
 void overlay_init(struct overlay *ov);
@@ -94,9 +109,31 @@ int overlay_add_dir(struct overlay *ov, const char *dir);
  * in the overlay, or a directory at dest, is refused (-EINVAL). */
 int overlay_add_file(struct overlay *ov, const char *dest, const char *host_path, mode_t mode);
 
-/* Sort, resolve hard-link groups and compute the digest.  Must be called
- * once after the last add and before the overlay is used. */
+/* Sort, resolve hard-link groups, hash the files and compute the digest.
+ * Must be called once after the last add and before the overlay is used:
+ * overlay_finish() is overlay_start() and overlay_end(). */
 int overlay_finish(struct overlay *ov);
+
+/* Resolve hard-link groups and start hashing the files in the background,
+ * in list order.  The entries' paths, types and link leaders are final;
+ * a pending file's size, metadata and hash are final once it is taken. */
+int overlay_start(struct overlay *ov);
+
+/* Wait until entry i (a file) is hashed.  *bytes: its content (e->size
+ * bytes, the very bytes hashed) when it was kept, else NULL (read it from
+ * e->host_path and check it against e->sha256).  Valid until the next
+ * overlay_take() or overlay_end().  Entries must be taken in increasing
+ * order; taking i gives up the kept bytes of the files before it.  A file
+ * that could not be hashed: one hb_error() and its negative errno.
+ * Without a run (after overlay_finish()) it returns 0 at once. */
+int overlay_take(struct overlay *ov, size_t i, const unsigned char **bytes);
+
+/* Files hashed so far (for a progress line), or 0 without a run. */
+size_t overlay_hashed(const struct overlay *ov, uint64_t *bytes);
+
+/* Wait for the rest of the hashing, then give hard-link names their
+ * group's values and compute the digest (a no-op without a run). */
+int overlay_end(struct overlay *ov);
 
 /* Find an entry by path, or NULL (valid after overlay_finish). */
 const struct overlay_entry *overlay_find(const struct overlay *ov, const char *path);

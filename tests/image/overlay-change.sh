@@ -1,16 +1,19 @@
 #!/bin/sh
 # Overlay files between the scan and the injection, and under a low open
 # file limit:
-#   - a small file (copied) changed after it was hashed, size and mtime
-#     kept: refused with "changed while being read; try again", never
-#     injected under the old digest;
-#   - a large file (mapped) changed the same way: refused too (its ctime
+#   - a small file changed right after it was hashed, size and mtime
+#     kept: the image holds the bytes that were hashed (they are kept in
+#     memory from the hashing to the injection), never the new ones under
+#     the old digest, and the digests are those of the old bytes;
+#   - a large file (mapped, read again by the injection) changed the same
+#     way: refused with "changed while being read; try again" (its ctime
 #     moved);
 #   - 200 large files under `ulimit -n 64': the build stays within the
 #     limit (the files past it are copied) and the image is right;
 #   - -o m5=PATH where PATH is a symlink: followed.
 # The window between scan and injection is opened with strace, which holds
-# the injection's open of the file for a few seconds.
+# the hashing's close of a small file, or the injection's open of a large
+# one, for a few seconds.
 # SPDX-License-Identifier: BSD-3-Clause
 . "${top_srcdir:-.}/tests/lib/common.sh"
 requires mke2fs sfdisk strace debugfs e2fsck
@@ -52,8 +55,46 @@ changed_between()
 	[ "$(grep -c . "$tmp/$1.err")" -eq 1 ] || fail "$1: more than one line: $(cat "$tmp/$1.err")"
 	echo "ok: $1: $(cat "$tmp/$1.err")"
 }
-changed_between small 4000
 changed_between large 300000
+
+# A small file changed after its hashing read it: the close of the file
+# (after the read, in a hashing thread) is held for 4 s, the file changed
+# meanwhile.  Run twice: SYNTH writes the image, --digests its identity.
+changed_after_hash()
+{
+	_tag=$1
+	shift
+	_d=$tmp/ov-small
+	rm -rf "$_d" && mkdir -p "$_d" "$tmp/ov-old"
+	head -c 4000 /dev/urandom > "$_d/f"
+	touch -d @1700000000 "$_d/f"
+	cp -p "$_d/f" "$tmp/ov-old/f"
+	strace -f -P "$_d/f" -e trace=openat,close -e inject=close:delay_enter=4000000:when=1 \
+		-o "$tmp/small-$_tag.trace" "$@" > "$tmp/small-$_tag.out" 2> "$tmp/small-$_tag.err" &
+	_pid=$!
+	_n=0
+	until grep -q '^.*openat(.*/f", .*= [0-9]' "$tmp/small-$_tag.trace" 2>/dev/null; do
+		_n=$((_n + 1))
+		[ $_n -lt 300 ] || fail "small: the hashing never opened the file"
+		sleep 0.1
+	done
+	sleep 1	# read and hashed right after the open; its close is held
+	printf 'X' | dd of="$_d/f" bs=1 seek=100 conv=notrunc status=none
+	touch -d @1700000000 "$_d/f"
+	cmp -s "$_d/f" "$tmp/ov-old/f" && fail "small: the file did not change"
+	wait $_pid || fail "small: $*: $(cat "$tmp/small-$_tag.err")"
+	grep -q 'close(.*(DELAYED)' "$tmp/small-$_tag.trace" ||
+		fail "small: strace did not hold the close: $(cat "$tmp/small-$_tag.trace")"
+}
+changed_after_hash synth "$SYNTH" --epoch 1700000000 "$tmp/base.img" "$tmp/small.img" "$tmp/ov-small"
+e2fsck -fn "$tmp/small.img" > "$tmp/fsck.out" 2>&1 || fail "e2fsck: $(cat "$tmp/fsck.out")"
+debugfs_cat "$tmp/small.img" f | cmp -s - "$tmp/ov-old/f" ||
+	fail "small: the image does not hold the bytes that were hashed"
+changed_after_hash digests "$hb" --digests "$tmp/base.img" "$tmp/ov-small"
+"$hb" --digests "$tmp/base.img" "$tmp/ov-old" > "$tmp/old.d" || fail "--digests of the old bytes"
+cmp -s "$tmp/small-digests.out" "$tmp/old.d" ||
+	fail "small: the digests are not those of the bytes hashed"
+echo "ok: a small file changed after its hashing: the image holds the bytes hashed"
 
 # 200 large files under a low descriptor limit.
 mkdir -p "$tmp/many"

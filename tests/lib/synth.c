@@ -235,7 +235,7 @@ int main(int argc, char **argv)
 		if (overlay_add_file(&ov, files[i], eq + 1, 0) < 0)
 			goto out;
 	}
-	if (overlay_finish(&ov) < 0)
+	if (overlay_start(&ov) < 0)	/* hashed while injected, as in a mount */
 		goto out;
 	if (opts.epoch == 0) {
 		struct build_opts bo = { .have_epoch = 0 };
@@ -243,7 +243,7 @@ int main(int argc, char **argv)
 		if (build_epoch(&bo, &img->part, &opts.epoch, &from) < 0)
 			goto out;
 	}
-	if (inject_overlay(img, &ov, &opts) < 0)
+	if (inject_overlay(img, &ov, &opts) < 0 || overlay_end(&ov) < 0)
 		goto out;
 	if (image_freeze(img, 0, 1) < 0)
 		goto out;

@@ -26,6 +26,7 @@
 #endif
 
 #include "checkutil.h"
+#include "digest.h"
 #include "overlay.h"
 #include "util.h"
 
@@ -801,6 +802,119 @@ START_TEST(test_add_file_changes_digest)
 }
 END_TEST
 
+/* ---- hashing while a consumer takes the files (overlay_start) ---------- */
+
+/* n small files "s/fNNNNN" with distinct contents, a large one, an empty
+ * one and a hard link to a small one. */
+static void many_files(const char *top, int n)
+{
+	char path[1024], buf[64];
+
+	snprintf(path, sizeof path, "%s/s", top);
+	mkdir_p(path);
+	for (int i = 0; i < n; i++) {
+		int fd, len = snprintf(buf, sizeof buf, "small file %d\n", i * 7919);
+
+		snprintf(path, sizeof path, "%s/s/f%05d", top, i);
+		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		ck_assert_int_ge(fd, 0);
+		ck_assert_int_eq(write(fd, buf, (size_t)len), len);
+		close(fd);
+	}
+	cu_run("head -c %d /dev/urandom > '%s/large' && : > '%s/empty' && ln '%s/s/f00003' '%s/link'",
+	       OVERLAY_KEEP_MAX + 1000, top, top, top, top);
+}
+
+/* Every file taken in order: a small one comes with its bytes, which are
+ * the file's and hash to its digest; a large one and a hard link's later
+ * name without.  More files than the window: the threads wait for the
+ * consumer.  The digest is overlay_finish()'s. */
+START_TEST(test_take_kept_bytes)
+{
+	unsigned char want[DIGEST_LEN], got[DIGEST_LEN];
+	struct digest *d;
+	size_t small = 0;
+
+	many_files(P("ov"), 3 * OVERLAY_WINDOW);
+	digest_of(P("ov"), want);
+	ck_assert_int_eq(digest_new(&d), 0);
+	ck_assert_int_eq(overlay_add_dir(&ov, P("ov")), 0);
+	ck_assert_int_eq(overlay_start(&ov), 0);
+	for (size_t i = 0; i < ov.n; i++) {
+		const struct overlay_entry *e = &ov.entries[i];
+		const unsigned char *bytes;
+		char content[OVERLAY_KEEP_MAX];
+		ssize_t len;
+		int fd;
+
+		if (e->type != OVERLAY_FILE)
+			continue;
+		ck_assert_int_eq(overlay_take(&ov, i, &bytes), 0);
+		if (e->link_leader >= 0 || e->size >= OVERLAY_KEEP_MAX) {
+			ck_assert_msg(bytes == NULL, "%s: kept", e->path);
+			continue;
+		}
+		ck_assert_msg(bytes != NULL, "%s: not kept", e->path);
+		fd = open(e->host_path, O_RDONLY);
+		ck_assert_int_ge(fd, 0);
+		len = read(fd, content, sizeof content);
+		close(fd);
+		ck_assert_int_eq(len, (ssize_t)e->size);
+		ck_assert_mem_eq(bytes, content, e->size);
+		ck_assert_int_eq(digest_update(d, bytes, e->size), 0);
+		ck_assert_int_eq(digest_final_keep(d, got), 0);
+		ck_assert_mem_eq(got, e->sha256, DIGEST_LEN);
+		ck_assert_int_eq(digest_reset(d), 0);
+		small++;
+	}
+	digest_free(d);
+	ck_assert_uint_eq(small, 3 * OVERLAY_WINDOW + 1);	/* and the empty one */
+	ck_assert_int_eq(overlay_end(&ov), 0);
+	ck_assert_mem_eq(ov.digest, want, DIGEST_LEN);
+	ck_assert_ptr_null(ov.hashing);
+}
+END_TEST
+
+/* A file that cannot be read (gone after the scan) fails where it is
+ * taken, with its name; the files before it are taken. */
+START_TEST(test_take_failure)
+{
+	const unsigned char *bytes;
+
+	put(P("ov/a"), "a\n", 0644);
+	put(P("ov/b"), "b\n", 0644);
+	put(P("ov/c"), "c\n", 0644);
+	ck_assert_int_eq(overlay_add_dir(&ov, P("ov")), 0);
+	ck_assert_int_eq(unlink(P("ov/b")), 0);
+	ck_assert_int_eq(overlay_start(&ov), 0);
+	ck_assert_str_eq(ov.entries[0].path, "a");
+	ck_assert_int_eq(overlay_take(&ov, 0, &bytes), 0);
+	ck_assert_mem_eq(bytes, "a\n", 2);
+	ck_assert_int_eq(overlay_take(&ov, 1, &bytes), -ENOENT);
+	ck_assert_ptr_nonnull(strstr(hb_last_error(), P("ov/b")));
+	/* teardown frees the run */
+}
+END_TEST
+
+/* Given up without a take, or ended at once: no wait on the window. */
+START_TEST(test_end_without_take)
+{
+	unsigned char want[DIGEST_LEN];
+
+	many_files(P("ov"), 2 * OVERLAY_WINDOW);
+	digest_of(P("ov"), want);
+	ck_assert_int_eq(overlay_add_dir(&ov, P("ov")), 0);
+	ck_assert_int_eq(overlay_start(&ov), 0);
+	ck_assert_int_eq(overlay_end(&ov), 0);
+	ck_assert_mem_eq(ov.digest, want, DIGEST_LEN);
+	overlay_free(&ov);
+	overlay_init(&ov);
+	ck_assert_int_eq(overlay_add_dir(&ov, P("ov")), 0);
+	ck_assert_int_eq(overlay_start(&ov), 0);
+	/* freed by teardown while the threads wait on the window */
+}
+END_TEST
+
 static Suite *overlay_suite(void)
 {
 	Suite *s = suite_create("overlay");
@@ -808,6 +922,7 @@ static Suite *overlay_suite(void)
 	TCase *refuse = tcase_create("refuse");
 	TCase *dig = tcase_create("digest");
 	TCase *merge = tcase_create("merge");
+	TCase *stream = tcase_create("stream");
 
 	tcase_add_checked_fixture(scan_tc, setup, teardown);
 	tcase_add_test(scan_tc, test_sorted_parents_first);
@@ -840,6 +955,12 @@ static Suite *overlay_suite(void)
 	tcase_add_test(merge, test_add_file_over_dir);
 	tcase_add_test(merge, test_add_file_changes_digest);
 	suite_add_tcase(s, merge);
+
+	tcase_add_checked_fixture(stream, setup, teardown);
+	tcase_add_test(stream, test_take_kept_bytes);
+	tcase_add_test(stream, test_take_failure);
+	tcase_add_test(stream, test_end_without_take);
+	suite_add_tcase(s, stream);
 	return s;
 }
 
