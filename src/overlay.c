@@ -384,7 +384,10 @@ static void *hash_worker(void *arg)
 
 		r = hash_one(e, e->host_path, 1, e->pending ? ov->cache : NULL, 0, &hs->lock, &h,
 			     keep ? &kept : NULL, &st, msg, sizeof msg);
-		if (r == 0) {
+		if (r == 0 && e->pending) {
+			/* The scan's lstat() gives way to the opened file's
+			 * metadata; a file added by name, or known to the
+			 * cache, keeps its own (read here for its bytes). */
 			set_meta(e, &st);
 			e->mode &= ~(ov->umask & 07777);
 		}

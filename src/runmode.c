@@ -52,6 +52,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -70,6 +71,7 @@ struct runmode {
 	atomic_int loop_done;
 	/* the caller's process, for CMD */
 	sigset_t caller_ign;	/* signals the caller ignored */
+	uint64_t caller_ign_libc;	/* of the C library's own (bit sig - 1) */
 	sigset_t caller_mask;
 	struct rlimit caller_nofile;
 	pid_t parent;		/* us, for CMD's check that we still live */
@@ -122,6 +124,42 @@ static int find_cmd(const char *cmd)
 	return r;
 }
 
+/* The C library keeps signals 32 to SIGRTMIN - 1 for itself (glibc: 32
+ * and 33, SIGCANCEL and SIGSETXID): its sigaction() refuses them, and
+ * glibc's first pthread_create() gives SIGSETXID a handler.  A caller may
+ * still ignore them (GNU make's children ignore both), and a CMD forked
+ * after the build's threads would get SIGSETXID back as SIG_DFL: ask and
+ * set them through the kernel's own call.  Its struct sigaction starts
+ * with the handler on the architectures clusters run (not on MIPS, where
+ * the 128-signal set makes the call fail and this a no-op); flags,
+ * restorer and mask stay zero. */
+struct kernel_sigaction {
+	void (*handler)(int);
+	unsigned long flags;
+	void *restorer;
+	uint64_t mask;
+};
+
+static int libc_signal(int sig)
+{
+	return sig >= 32 && sig < SIGRTMIN && sig <= 64;
+}
+
+static int kernel_ignored(int sig)
+{
+	struct kernel_sigaction k = { 0 };
+
+	return syscall(SYS_rt_sigaction, sig, NULL, &k, sizeof k.mask) == 0 &&
+	       k.handler == SIG_IGN;
+}
+
+static void kernel_ignore(int sig)
+{
+	struct kernel_sigaction k = { .handler = SIG_IGN };
+
+	syscall(SYS_rt_sigaction, sig, &k, NULL, sizeof k.mask);
+}
+
 int runmode_prepare(struct runmode **out, char **argv, const char *mnt, const char *name,
 		    int *status)
 {
@@ -167,6 +205,8 @@ int runmode_prepare(struct runmode **out, char **argv, const char *mnt, const ch
 		struct sigaction sa;
 		if (sigaction(sig, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN)
 			sigaddset(&rm->caller_ign, sig);
+		else if (libc_signal(sig) && kernel_ignored(sig))
+			rm->caller_ign_libc |= 1ULL << (sig - 1);
 	}
 	sigprocmask(SIG_SETMASK, NULL, &rm->caller_mask);
 	getrlimit(RLIMIT_NOFILE, &rm->caller_nofile);
@@ -262,7 +302,9 @@ static void __attribute__((noreturn)) exec_cmd(struct runmode *rm, int errfd)
 		struct sigaction sa = { .sa_handler = sigismember(&rm->caller_ign, sig) ? SIG_IGN
 										: SIG_DFL };
 		if (sig != SIGKILL && sig != SIGSTOP)
-			sigaction(sig, &sa, NULL);	/* glibc's own: EINVAL, fine */
+			sigaction(sig, &sa, NULL);	/* the C library's own: EINVAL */
+		if (rm->caller_ign_libc & (1ULL << (sig - 1)))
+			kernel_ignore(sig);	/* ... set here */
 	}
 	hb_close_fds_from(3, 1);
 	setrlimit(RLIMIT_NOFILE, &rm->caller_nofile);
