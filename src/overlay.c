@@ -38,6 +38,7 @@
 #include <dirent.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdatomic.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -197,18 +198,17 @@ static int read_kept(int fd, uint64_t size, const struct hasher *h,
 }
 
 /* Open host (a regular file, not through a symlink when nofollow), take
- * its metadata from the open file into *st and hash its content (or take
- * the hash from cache, under lock when given).  With kept, a file smaller
- * than OVERLAY_KEEP_MAX is read into memory whole and *kept set to it
- * (else NULL).  A failure is described in msg (msz bytes): this runs in
- * the hashing threads, and only the first failure is printed. */
+ * its metadata from the open file into *st and hash its content, or take
+ * the hash from cache when given (and put it there).  With kept, a file
+ * smaller than OVERLAY_KEEP_MAX is read into memory whole and *kept set
+ * to it (else NULL).  A failure is described in msg (msz bytes): this
+ * runs in the hashing threads, and only the first failure is printed. */
 static int hash_one(struct overlay_entry *e, const char *host, int nofollow,
-		    struct dcache *cache, int lookup, pthread_mutex_t *lock,
-		    const struct hasher *h, unsigned char **kept, struct stat *st,
-		    char *msg, size_t msz)
+		    struct dcache *cache, const struct hasher *h, unsigned char **kept,
+		    struct stat *st, char *msg, size_t msz)
 {
 	CLEANUP_CLOSE int fd = -1;
-	int r, hit = 0;
+	int r;
 
 	fd = open(host, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK |
 		  (nofollow ? O_NOFOLLOW : 0));
@@ -222,9 +222,7 @@ static int hash_one(struct overlay_entry *e, const char *host, int nofollow,
 		return -EINVAL;
 	}
 	e->size = (uint64_t)st->st_size;
-	if (cache && lookup)
-		hit = dcache_get(cache, st, e->sha256);
-	if (hit)
+	if (cache && dcache_get(cache, st, e->sha256))
 		return 0;
 	if (kept && e->size < OVERLAY_KEEP_MAX)
 		r = read_kept(fd, e->size, h, e->sha256, kept);
@@ -238,13 +236,8 @@ static int hash_one(struct overlay_entry *e, const char *host, int nofollow,
 			 r == -EIO ? " (did the file change while it was read?)" : "");
 		return r;
 	}
-	if (cache) {
-		if (lock)
-			pthread_mutex_lock(lock);
+	if (cache)
 		dcache_put(cache, st, e->sha256);
-		if (lock)
-			pthread_mutex_unlock(lock);
-	}
 	return 0;
 }
 
@@ -253,7 +246,7 @@ static int hash_file(struct overlay_entry *e, const char *host, int nofollow,
 		     struct dcache *cache, struct stat *st)
 {
 	char msg[1024];
-	int r = hash_one(e, host, nofollow, cache, 1, NULL, NULL, NULL, st, msg, sizeof msg);
+	int r = hash_one(e, host, nofollow, cache, NULL, NULL, st, msg, sizeof msg);
 
 	if (r < 0)
 		hb_error("%s", msg);
@@ -313,7 +306,7 @@ struct hashing {
 	size_t *item;			/* entry index of each item, ascending */
 	size_t n;
 	unsigned char **kept;		/* per item: its bytes, or NULL */
-	unsigned char *state;		/* per item: ITEM_* */
+	atomic_uchar *state;		/* per item: ITEM_*, stored with release */
 	pthread_mutex_t lock;		/* this, and the digest cache */
 	pthread_cond_t done_cv;		/* an item finished (when a waiter says so) */
 	pthread_cond_t room_cv;		/* the consumer moved on, or stop */
@@ -356,62 +349,99 @@ static void give_up(struct hashing *hs, size_t upto)
 	pthread_cond_broadcast(&hs->room_cv);
 }
 
+/* A worker takes a batch of items at a time and publishes it at once (a
+ * lock per file was three futex calls per file, a third of a small-file
+ * run): up to HASH_BATCH files, ended by a large one or the window, as
+ * the consumer may wait for the whole batch. */
+#define HASH_BATCH 16
+
+struct hashed {
+	unsigned char *kept;
+	struct stat st;
+};
+
+/* Publish items [first, last) of a batch (r: the last one's result).
+ * Under the lock. */
+static void publish(struct hashing *hs, size_t first, size_t last, struct hashed *got, int r,
+		    const char *msg)
+{
+	struct overlay *ov = hs->ov;
+
+	for (size_t k = first; k < last; k++) {
+		struct overlay_entry *e = &ov->entries[hs->item[k]];
+		struct hashed *g = &got[k - first];
+
+		if (k == last - 1 && r < 0) {
+			atomic_store_explicit(&hs->state[k], ITEM_FAILED, memory_order_release);
+			if (!hs->fail_r || k < hs->fail_k) {
+				hs->fail_k = k;
+				hs->fail_r = r;
+				snprintf(hs->fail_msg, sizeof hs->fail_msg, "%s", msg);
+			}
+			break;
+		}
+		if (e->pending && ov->cache)
+			dcache_put(ov->cache, &g->st, e->sha256);
+		e->pending = 0;
+		hs->done_files++;
+		hs->done_bytes += e->size;
+		if (k >= hs->base && hs->keep)
+			hs->kept[k] = g->kept;
+		else if (g->kept && g->kept != empty_file)
+			free(g->kept);
+		atomic_store_explicit(&hs->state[k], ITEM_DONE, memory_order_release);
+	}
+	if (hs->waiting)
+		pthread_cond_broadcast(&hs->done_cv);
+}
+
 static void *hash_worker(void *arg)
 {
 	struct hashing *hs = arg;
 	struct overlay *ov = hs->ov;
 	struct hasher h = { NULL, malloc(HASH_BUF) };
+	struct hashed got[HASH_BATCH];
 	char msg[1024];
 
 	if (digest_new(&h.d) < 0)
 		h.d = NULL;	/* per file, then: slower, not wrong */
 	pthread_mutex_lock(&hs->lock);
 	for (;;) {
-		struct overlay_entry *e;
-		unsigned char *kept = NULL;
-		struct stat st;
-		size_t k;
-		int r, keep;
+		size_t first, last, k;
+		uint64_t bytes = 0;
+		int r = 0, keep;
 
 		while (!hs->stop && hs->keep && hs->next >= hs->base + OVERLAY_WINDOW)
 			pthread_cond_wait(&hs->room_cv, &hs->lock);
 		if (hs->stop || hs->next >= hs->n || (hs->fail_r && hs->next > hs->fail_k))
 			break;
-		k = hs->next++;
-		e = &ov->entries[hs->item[k]];
+		first = last = hs->next;
+		while (last < hs->n && last - first < HASH_BATCH && bytes < OVERLAY_KEEP_MAX &&
+		       (!hs->keep || last < hs->base + OVERLAY_WINDOW))
+			bytes += ov->entries[hs->item[last++]].size;
+		hs->next = last;
 		keep = hs->keep;
 		pthread_mutex_unlock(&hs->lock);
 
-		r = hash_one(e, e->host_path, 1, e->pending ? ov->cache : NULL, 0, &hs->lock, &h,
-			     keep ? &kept : NULL, &st, msg, sizeof msg);
-		if (r == 0 && e->pending) {
-			/* The scan's lstat() gives way to the opened file's
-			 * metadata; a file added by name, or known to the
-			 * cache, keeps its own (read here for its bytes). */
-			set_meta(e, &st);
-			e->mode &= ~(ov->umask & 07777);
+		for (k = first; k < last && r == 0; k++) {
+			struct overlay_entry *e = &ov->entries[hs->item[k]];
+			struct hashed *g = &got[k - first];
+
+			g->kept = NULL;
+			r = hash_one(e, e->host_path, 1, NULL, &h, keep ? &g->kept : NULL, &g->st,
+				     msg, sizeof msg);
+			if (r == 0 && e->pending) {
+				/* The scan's lstat() gives way to the opened
+				 * file's metadata; a file added by name, or
+				 * known to the cache, keeps its own (read here
+				 * for its bytes). */
+				set_meta(e, &g->st);
+				e->mode &= ~(ov->umask & 07777);
+			}
 		}
 
 		pthread_mutex_lock(&hs->lock);
-		if (r == 0) {
-			e->pending = 0;
-			hs->state[k] = ITEM_DONE;
-			hs->done_files++;
-			hs->done_bytes += e->size;
-			if (k >= hs->base && hs->keep)
-				hs->kept[k] = kept;
-			else if (kept && kept != empty_file)
-				free(kept);
-		} else {
-			hs->state[k] = ITEM_FAILED;
-			if (!hs->fail_r || k < hs->fail_k) {
-				hs->fail_k = k;
-				hs->fail_r = r;
-				snprintf(hs->fail_msg, sizeof hs->fail_msg, "%s", msg);
-			}
-		}
-		if (hs->waiting)
-			pthread_cond_broadcast(&hs->done_cv);
+		publish(hs, first, k, got, r, msg);
 	}
 	hs->running--;
 	pthread_cond_broadcast(&hs->done_cv);
@@ -496,7 +526,7 @@ static int hashing_start(struct overlay *ov, int keep)
 		n += hashed_here(&ov->entries[i], keep);
 	hs->item = malloc((n + 1) * sizeof *hs->item);
 	hs->kept = calloc(n + 1, sizeof *hs->kept);
-	hs->state = calloc(n + 1, 1);
+	hs->state = calloc(n + 1, sizeof *hs->state);
 	if (!hs->item || !hs->kept || !hs->state) {
 		free(hs->item);
 		free(hs->kept);
@@ -1137,20 +1167,32 @@ static size_t item_of(const struct hashing *hs, size_t i)
 	return lo;
 }
 
+#define GIVE_UP_EVERY 64	/* items taken between two give_up()s */
+
 int overlay_take(struct overlay *ov, size_t i, const unsigned char **bytes)
 {
 	struct hashing *hs = ov->hashing;
 	size_t k;
-	int r = 0;
+	int r = 0, found;
 
 	*bytes = NULL;
 	if (hs == NULL)
 		return 0;
 	k = item_of(hs, i);
+	found = k < hs->n && hs->item[k] == i;
+	/* Without the lock when the file is hashed and little is to be
+	 * given up: only this thread moves base, and the release store of
+	 * the item's state publishes the entry and its bytes. */
+	if (k - hs->base < GIVE_UP_EVERY &&
+	    (!found || atomic_load_explicit(&hs->state[k], memory_order_acquire) == ITEM_DONE)) {
+		if (found)
+			*bytes = hs->kept[k];
+		return 0;
+	}
 	pthread_mutex_lock(&hs->lock);
 	if (k > hs->base)
 		give_up(hs, k);
-	if (k < hs->n && hs->item[k] == i) {
+	if (found) {
 		while (hs->state[k] == ITEM_QUEUED && hs->running > 0)
 			wait_done(hs);
 		if (hs->state[k] == ITEM_DONE) {
