@@ -292,13 +292,13 @@ struct walk {
 
 /* ---- hashing ------------------------------------------------------------ */
 
-/* A run of the hashing threads over the pending files, in list order.
- * Everything below the lock is shared: the threads take items in order
- * (at most OVERLAY_WINDOW ahead of the consumer while it takes kept
- * bytes), publish each result in done[], and the consumer waits for the
- * item it takes.  Which thread hashes which file changes nothing: each
- * result lands in its own entry; the failure reported is the first in
- * list order. */
+/* A run of the hashing threads over the files to read, in list order.
+ * The threads take items in order under the lock (at most OVERLAY_WINDOW
+ * ahead of the consumer while it takes kept bytes), publish each result
+ * in state[] with a release store, and the consumer waits for the item it
+ * takes.  Which thread hashes which file changes nothing: each result
+ * lands in its own entry; the failure reported is the first in list
+ * order. */
 enum { ITEM_QUEUED, ITEM_DONE, ITEM_FAILED };
 
 struct hashing {
