@@ -226,16 +226,17 @@ static int parse_size(const char *s, uint64_t *out)
 	return 0;
 }
 
-/* A decimal number in [0, max]: digits only (no sign, no blanks). */
-static int parse_uint(const char *s, const char *opt, unsigned long long max,
-		      unsigned long long *out)
+/* A decimal number in [min, max]: digits only (no sign, no blanks). */
+static int parse_uint(const char *s, const char *opt, unsigned long long min,
+		      unsigned long long max, unsigned long long *out)
 {
 	char *end;
 
 	errno = 0;
 	*out = strtoull(s, &end, 10);
-	if (*s < '0' || *s > '9' || errno || *end || *out > max) {
-		hb_error("bad value for -o %s: '%s' (a whole number from 0 to %llu)", opt, s, max);
+	if (*s < '0' || *s > '9' || errno || *end || *out < min || *out > max) {
+		hb_error("bad value for -o %s: '%s' (a whole number from %llu to %llu)", opt, s,
+			 min, max);
 		return -EINVAL;
 	}
 	return 0;
@@ -286,16 +287,13 @@ static int parse_values(struct options *o)
 	if (g->partition) {
 		if (strcmp(g->partition, "whole") == 0)
 			bo->partition = PARTITION_WHOLE;
-		/* Up to what libblkid can number (GPT tables may hold more than
-		 * 128 entries, logical partitions go on); one it does not find
-		 * is refused by the probe, naming those there are. */
-		else if (parse_uint(g->partition, "partition", INT_MAX, &v) < 0)
+		/* Partitions count from 1, up to what libblkid can number
+		 * (GPT tables may hold more than 128 entries, logical
+		 * partitions go on); one it does not find is refused by the
+		 * probe, naming those there are. */
+		else if (parse_uint(g->partition, "partition", 1, INT_MAX, &v) < 0)
 			return -EINVAL;
-		else if (v == 0) {
-			hb_error("bad value for -o partition: '%s' (partitions count from 1)",
-				 g->partition);
-			return -EINVAL;
-		} else
+		else
 			bo->partition = (int)v;
 	}
 	if (g->owner && parse_owner(g->owner, &bo->uid, &bo->gid) < 0)
@@ -307,7 +305,7 @@ static int parse_values(struct options *o)
 	if (g->epoch) {
 		/* The widest any inode holds; build_epoch() checks it against
 		 * the file system's inode size. */
-		if (parse_uint(g->epoch, "epoch", BUILD_EPOCH_MAX, &v) < 0)
+		if (parse_uint(g->epoch, "epoch", 0, BUILD_EPOCH_MAX, &v) < 0)
 			return -EINVAL;
 		bo->have_epoch = 1;
 		bo->epoch = (int64_t)v;
@@ -336,7 +334,7 @@ static int parse_values(struct options *o)
 	o->name = g->name ? g->name : "hack-back";
 	o->read_ahead_kb = -1;	/* auto */
 	if (g->read_ahead_kb) {
-		if (parse_uint(g->read_ahead_kb, "read_ahead_kb", HB_READ_AHEAD_KB_MAX, &v) < 0)
+		if (parse_uint(g->read_ahead_kb, "read_ahead_kb", 0, HB_READ_AHEAD_KB_MAX, &v) < 0)
 			return -EINVAL;
 		o->read_ahead_kb = (long)v;
 	}

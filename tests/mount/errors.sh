@@ -160,9 +160,9 @@ refuse "unknown option" "^fuse: unknown option\\(s\\): \`-o bogus'$" \
 	-- -o bogus "$base" "$ov" "$mnt"
 refuse "partition=7" "^hackbackfs: .*base\\.img has no partition 7" \
 	-- -o partition=7 "$base" "$ov" "$mnt"
-refuse "partition=0" "^hackbackfs: bad value for -o partition: '0'" \
+refuse "partition=0" "^hackbackfs: bad value for -o partition: '0' \\(a whole number from 1 to" \
 	-- -o partition=0 "$base" "$ov" "$mnt"
-refuse "partition=abc" "^hackbackfs: bad value for -o partition: 'abc' \\(a whole number" \
+refuse "partition=abc" "^hackbackfs: bad value for -o partition: 'abc' \\(a whole number from 1 to" \
 	-- -o partition=abc "$base" "$ov" "$mnt"
 refuse "owner=abc" "^hackbackfs: bad value for -o owner: 'abc'" \
 	-- -o owner=abc "$base" "$ov" "$mnt"
