@@ -1,8 +1,8 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause
 # bench/scale.sh -- overlays at benchmark scale: entries and bytes.
 #
 # Prints figures; it is not a test and asserts nothing about timing.
-# SPDX-License-Identifier: BSD-3-Clause
 #
 # Makes these overlays (files of a few bytes unless said) and runs
 # `hackbackfs --digests BASE OVERLAY` -- the whole build (probe, scan,

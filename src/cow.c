@@ -1,6 +1,5 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* cow.c -- the cow file's format: header, records, lock (see cow.h).
- *
- * SPDX-License-Identifier: BSD-3-Clause
  *
  * Kept apart from image.c as nbdkit's cow filter keeps its block store
  * apart from its policy: the image knows layers and units, this file knows

@@ -1,6 +1,5 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* cow.h -- the file that keeps a mount's guest writes (-o cow=FILE).
- *
- * SPDX-License-Identifier: BSD-3-Clause
  *
  * The format, and nothing else: which image the file belongs to (the
  * header), and where each saved unit lies (the records).  The image

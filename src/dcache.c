@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* dcache.c -- the per-user digest cache (dcache.h).
  *
  * The file, all integers little-endian:
@@ -23,8 +24,6 @@
  * files cost 96 MB).  The file is only written when a file was hashed in
  * this run, through a temporary file in the same directory renamed over
  * the old one, so a reader sees the old or the new file, never half.
- *
- * SPDX-License-Identifier: BSD-3-Clause
  */
 #include "config.h"
 

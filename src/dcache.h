@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* dcache.h -- a per-user cache of overlay files' SHA-256, so that a
  * remount of an unchanged overlay does not read its bytes again.
  *
@@ -11,7 +12,6 @@
  * fails its magic, version or checksum is ignored, never trusted.
  * Functions return 0 or a negative errno; a cache that cannot be read or
  * written costs time, never correctness, so callers may ignore failures.
- * SPDX-License-Identifier: BSD-3-Clause
  */
 #ifndef HB_DCACHE_H
 #define HB_DCACHE_H

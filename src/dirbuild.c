@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* dirbuild.c -- the directories an injection reads and fills (dirbuild.h).
  *
  * One hash table holds every name of every directory the injection has
@@ -29,8 +30,6 @@
  * At the end (dirbuild_finish) a directory the injection made and filled
  * past a few blocks is rewritten as an htree from the names in the table
  * (see the section below): the linear form exists only during the build.
- *
- * SPDX-License-Identifier: BSD-3-Clause
  */
 #include "config.h"
 

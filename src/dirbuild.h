@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* dirbuild.h -- the directories an injection reads and fills, in bulk.
  *
  * libext2fs looks a name up and links one by scanning the whole directory
@@ -14,7 +15,6 @@
  * The caller checks a directory of the base (e2check) before its first
  * lookup here.  Functions return 0 or an errcode_t (libext2fs's
  * convention: the caller reports it).
- * SPDX-License-Identifier: BSD-3-Clause
  */
 #ifndef HB_DIRBUILD_H
 #define HB_DIRBUILD_H

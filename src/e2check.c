@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* e2check.c -- keep malformed metadata away from libext2fs (e2check.h).
  *
  * libext2fs trusts much of what it reads: a base with a group descriptor
@@ -18,8 +19,6 @@
  * tables), built once by map_metadata, so that an inode claiming one of
  * them is refused in O(log n) (an rbtree bitmap: a few runs per group).
  * The writer (inject.c) never sees these internals; it only asks.
- *
- * SPDX-License-Identifier: BSD-3-Clause
  */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* e2check.h -- keep malformed ext2/3/4 metadata away from libext2fs.
  *
  * The injection's safety boundary: a base that would have libext2fs read
@@ -8,7 +9,6 @@
  * checks one inode before the injection uses it (reads it, follows it,
  * looks names up or links into it, frees it); e2check_free() drops the
  * context.  Functions return 0 or a negative errno (after one message).
- * SPDX-License-Identifier: BSD-3-Clause
  */
 #ifndef HB_E2CHECK_H
 #define HB_E2CHECK_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* mount.c -- the mount point, the unmount guard and the readahead window
  * (see mount.h).
  *
@@ -34,8 +35,6 @@
  * The readahead window is the mount's bdi's read_ahead_kb in sysfs
  * (/sys/class/bdi/MAJOR:MINOR), found through the device number that
  * mountinfo gives for the mount.
- *
- * SPDX-License-Identifier: BSD-3-Clause
  */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* mount.h -- the mount point: checks before mounting, the guard that
  * removes a dead daemon's mount, and the kernel's readahead window on it.
  *
@@ -8,8 +9,6 @@
  *
  * Functions return 0 or a negative errno unless said otherwise, after one
  * error line (hb_error) naming the cause.
- *
- * SPDX-License-Identifier: BSD-3-Clause
  */
 #ifndef HB_MOUNT_H
 #define HB_MOUNT_H

@@ -1,7 +1,6 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* outfile.c -- a file that appears under its name only when complete
  * (see outfile.h).
- *
- * SPDX-License-Identifier: BSD-3-Clause
  *
  * The one global state here is the table of temporary names, because a
  * signal handler can reach nothing else; it is only written with the

@@ -1,6 +1,5 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* outfile.h -- a file that appears under its name only when complete.
- *
- * SPDX-License-Identifier: BSD-3-Clause
  *
  * For outputs that someone else will trust by their name (--export-cow's
  * FILE and FILE.json, a new cow file): the bytes go to a temporary first,

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
 # tools/oldlibs.sh -- build hackbackfs against older libraries, built from
 # their upstream sources, and run the unit and mount tests with that build:
 # how the README's table of tested library versions was made, for the next
@@ -34,7 +35,6 @@
 # The library builds are cached in WORKDIR by source directory and are not
 # rebuilt when WORKDIR is given again.  -k keeps WORKDIR (default: kept only
 # on failure, or when -w names it).
-# SPDX-License-Identifier: BSD-3-Clause
 set -eu
 
 say() { printf 'oldlibs: %s\n' "$*" >&2; }

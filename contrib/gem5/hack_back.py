@@ -1,8 +1,8 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # gem5 stdlib run script (gem5 v23 to v25: v25's hypercalls go to its exit
 # handlers, found by import; older versions see exit events only) for a hack-back
 # image served by hackbackfs: boot, take the checkpoint the guest asks for,
 # or restore it and run a benchmark's restore script. See README.md beside it.
-# SPDX-License-Identifier: BSD-3-Clause
 #
 # Take the boot checkpoint (the guest's /root/.bashrc runs `m5 checkpoint`):
 #

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
 # Look-alikes of gem5-resources' official x86 Ubuntu images, made from the
 # cached Debian guest (build-image.sh) with what matters to hack-back:
 #
@@ -33,7 +34,6 @@
 # the SHA-256 of this script, the guest m5 and the Debian image's directory
 # name. No loop device, no mount: the tree is copied and made into the
 # partition with mke2fs -d. Exit 77 when a tool is missing.
-# SPDX-License-Identifier: BSD-3-Clause
 set -eu
 PATH=$PATH:/usr/sbin:/sbin
 say() { printf 'lookalike: %s\n' "$*" >&2; }

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
 # mkdisk.sh ROOTDIR DISK SIZE_MIB [mbr|gpt-efi]
 # Make a raw disk image DISK of SIZE_MIB MiB (sparse) holding an ext4 file
 # system populated from ROOTDIR with `mke2fs -d` (no loop device, no mount),
@@ -11,7 +12,6 @@
 #                  gem5-resources' arm64 Ubuntu images.
 # UUIDs and the directory-hash seed are fixed so that the same tree gives the
 # same file system layout.
-# SPDX-License-Identifier: BSD-3-Clause
 set -eu
 PATH=$PATH:/usr/sbin:/sbin
 [ $# -eq 3 ] || [ $# -eq 4 ] || { echo "usage: $0 ROOTDIR DISK SIZE_MIB [mbr|gpt-efi]" >&2; exit 2; }

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
 # contrib/gem5/hack_back.py --board arm|riscv end to end under the gem5
 # stand-in (tests/guest/gem5standin) on the real arm64 or riscv64 Debian
 # guest, in mount mode: the stand-in's ArmBoard/RiscvBoard boot under
@@ -25,7 +26,6 @@
 # HACKBACK_GUEST_TIMEOUT (per simulate(), default 900 s), HACKBACK_QEMU_ACCEL,
 # HACKBACK_QEMU_CPU, HACKBACK_GUEST_KEEP=1, as restore.sh.
 # Exit: 0 pass, 1 fail, 77 skip.
-# SPDX-License-Identifier: BSD-3-Clause
 set -eu
 
 . "$(dirname "$0")/common.sh"

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
 # contrib/gem5/hack_back.py end to end under the gem5 stand-in
 # (tests/guest/gem5standin: gem5 v24.0's Python API over a QEMU guest).
 #
@@ -33,7 +34,6 @@
 # each get one clear message, exit 2, and start no machine.
 # Environment: as boot.sh (HACKBACK_GUEST_TIMEOUT is per simulate(), default
 # 900 s here: a boot on a loaded machine takes minutes). Exit: 0 pass, 1 fail, 77 skip.
-# SPDX-License-Identifier: BSD-3-Clause
 set -eu
 
 . "$(dirname "$0")/common.sh"

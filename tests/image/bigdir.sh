@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
 # Directories filled in bulk (src/dirbuild.c), on every kind of base:
 # a new directory of 3000 names (many blocks, appended in place, then
 # indexed as an htree where the file system has dir_index), 300 names
@@ -7,7 +8,6 @@
 # then the name again).  The image must pass e2fsck -fn, list every name
 # once with debugfs, and (as root) a read-only kernel mount must find
 # names picked across the directories.
-# SPDX-License-Identifier: BSD-3-Clause
 . "${top_srcdir:-.}/tests/lib/common.sh"
 requires mke2fs sfdisk debugfs e2fsck dumpe2fs
 requires_synth

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
 # The digest cache: a remount of an unchanged overlay takes its files'
 # SHA-256 from the cache without reading them, and the cache is never
 # trusted where it could be wrong: a changed file (same size, mtime put
@@ -6,7 +7,6 @@
 # hashed (git's racy case) is hashed again, a corrupt or foreign cache
 # is ignored, and -o nocache bypasses it.  Identity holds throughout: the
 # digests are those of a run without the cache.
-# SPDX-License-Identifier: BSD-3-Clause
 . "${top_srcdir:-.}/tests/lib/common.sh"
 requires mke2fs sfdisk strace
 hb=$top_builddir/hackbackfs

@@ -1,7 +1,7 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
 # tests/image/export-checks.sh -- --export-cow and the manifests where inputs and
 # directories are shared.
-# SPDX-License-Identifier: BSD-3-Clause
 #
 #  * an overlay file changed while the export runs (held at a known point:
 #    the export's stderr is a full pipe when it reports that it starts

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
 # Overlay files between the scan and the injection, and under a low open
 # file limit:
 #   - a small file changed right after it was hashed, size and mtime
@@ -14,7 +15,6 @@
 # The window between scan and injection is opened with strace, which holds
 # the hashing's close of a small file, or the injection's open of a large
 # one, for a few seconds.
-# SPDX-License-Identifier: BSD-3-Clause
 . "${top_srcdir:-.}/tests/lib/common.sh"
 requires mke2fs sfdisk strace debugfs e2fsck
 requires_synth

@@ -1,8 +1,7 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # shellcheck shell=sh disable=SC2154  # $tmp: from tests/lib/common.sh
 # tests/lib/user.sh -- a throwaway user for the tests that mount as a user
 # without root (through the setuid fusermount3).
-#
-# SPDX-License-Identifier: BSD-3-Clause
 #
 # Source it FIRST, before tests/lib/common.sh: where /dev/fuse is not usable by
 # other users (0600 in some containers) it re-runs the test in a private

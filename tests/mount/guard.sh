@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
 # tests/mount/guard.sh -- the unmount guard removes a dead daemon's mount and
 # never another one.  The README's checkpoint-then-restore, back to back:
 # the old mount (with -o cow=) is unmounted and the next one is made on the
@@ -18,8 +19,6 @@
 #      stopped: the guard alone removes the dead mount (root)
 #   5. the guard does not keep the caller's working directory busy
 # 1 and 2 as root and as a user.
-#
-# SPDX-License-Identifier: BSD-3-Clause
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/lib/user.sh"
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/lib/common.sh"
 . "$top_srcdir/tests/lib/mount.sh"

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
 # tests/mount/race.sh -- two hackbackfs started at once on one empty
 # directory: exactly one mounts, the other says why with one error line,
 # and there is one mount on the directory, not two stacked.
@@ -6,8 +7,6 @@
 #   2. two at once, 5 rounds: one exit 0, one exit 1, one mount
 #   3. a file put into the directory during the build (the process held
 #      with SIGSTOP once it builds): refused before mounting, nothing mounted
-#
-# SPDX-License-Identifier: BSD-3-Clause
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/lib/common.sh"
 . "$top_srcdir/tests/lib/mount.sh"
 

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
 # tests/mount/remount.sh -- back to back on one path, 50 rounds: mount with
 # -o cow=, write, unmount, and mount again at once while the old daemon
 # still flushes its cow file and exits.  Every mount must still be there,
@@ -12,8 +13,6 @@
 # a disk; the build is usually the slower one, so the overlap is counted).  The rounds alternate between two cow files, since a cow file stays locked
 # until its daemon has flushed it; a round waits for the daemon two rounds
 # back.  Prints how many rounds overlapped an old daemon.
-#
-# SPDX-License-Identifier: BSD-3-Clause
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/lib/common.sh"
 . "$top_srcdir/tests/lib/mount.sh"
 

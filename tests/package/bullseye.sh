@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
 # tests/package/bullseye.sh -- hackbackfs on an older distribution: Debian 11
 # (bullseye: glibc 2.31, gcc 10, fuse3 3.10.3, e2fsprogs 1.46.2, OpenSSL
 # 1.1.1, Check 0.15), as on the clusters that are not on this year's
@@ -16,7 +17,6 @@
 # and packages it names; the build tree inside it is new each run.
 # Needs root, debootstrap and Debian's archive ($HACKBACK_GUEST_MIRROR,
 # else http://deb.debian.org/debian).
-# SPDX-License-Identifier: BSD-3-Clause
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/lib/common.sh"
 PATH=$PATH:/usr/sbin:/sbin
 requires_root

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
 # tests/package/rpm.sh -- the RPM package (hackbackfs.spec), as a RHEL-family
 # cluster's admin builds it: `make dist` in a clean copy of the tree, then
 # `rpmbuild -ta` on the tarball (--nodeps: the build dependencies are
@@ -8,7 +9,6 @@
 # checks for the Debian package; the package adds its license file and
 # rpm's /usr/lib/.build-id link to the program, and compresses the man
 # page).  Nothing is installed on this machine.
-# SPDX-License-Identifier: BSD-3-Clause
 . "${top_srcdir:-.}/tests/lib/common.sh"
 requires rpmbuild rpmlint rpm rpm2cpio cpio git tar make autoreconf
 # The top of a git checkout (not make distcheck's unpacked tarball).

@@ -1,6 +1,5 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* check_outfile.c -- unit tests for src/outfile.c.
- *
- * SPDX-License-Identifier: BSD-3-Clause
  *
  * The name holds nothing, the old file or the whole new one: before the
  * publish nothing shows under it, a close without a publish leaves no

@@ -1,8 +1,7 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* check_util.c -- unit tests for src/util.c's descriptor closing: from a
  * number up, closed or marked close-on-exec, those below left alone; by
  * close_range where it was built in and by the /proc/self/fd fallback.
- *
- * SPDX-License-Identifier: BSD-3-Clause
  */
 #include "config.h"
 

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
 # m5 for a guest of the gem5 stand-in (tests/guest/gem5standin): each m5 op is
 # one request line on the virtio-serial port org.gem5standin.m5, answered by
 # the stand-in's m5.simulate(): "OK" when the simulation goes on (after an
@@ -6,7 +7,6 @@
 # readfile. Installed with `hackbackfs -o m5=` (/sbin/m5) and, in the
 # look-alike images, as /usr/local/bin/gem5-bridge; the request names $0, so
 # the stand-in logs which m5 made each call.
-# SPDX-License-Identifier: BSD-3-Clause
 name=org.gem5standin.m5
 # gem5's m5 options (--addr ADDR on aarch64, --inst, --semi ...) come first.
 while :; do

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """hack_back.py on the gem5 stand-in without booting anything: the board
 set-up for each --board (the disk wiring, root=, console, export-mode table,
 KVM without perf, the switchable processor, readfile_contents), and its exit
@@ -8,7 +9,6 @@ stand-in presents:
 
     python3 -B tests/guest/gem5standin/selftest.py contrib/gem5
     HACKBACK_STANDIN_API=v25 python3 -B tests/guest/gem5standin/selftest.py contrib/gem5
-SPDX-License-Identifier: BSD-3-Clause
 """
 import os
 import sys

@@ -1,6 +1,6 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """gem5 stand-in: _m5.core (the version string the stand-in poses as: that of
 the API it presents, or $HACKBACK_STANDIN_VERSION).
-SPDX-License-Identifier: BSD-3-Clause
 """
 import os
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """The gem5 stand-in's "machine": a QEMU guest in place of gem5's simulated one.
 
 The board hack_back.py configured decides everything: its disk
@@ -14,7 +15,6 @@ m5.instantiate() as gem5's does.
 The QEMU side (QEMU_BOARDS) is the machine tests/guest/common.sh boots for
 the board's ISA: X86Board -> qemu-system-x86_64 -machine pc, ArmBoard and
 RiscvBoard -> qemu-system-aarch64/riscv64 -machine virt.
-SPDX-License-Identifier: BSD-3-Clause
 """
 import json
 import os

@@ -1,8 +1,8 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """SimObject-like parameter checking for the gem5 stand-in's m5.objects.
 
 gem5 refuses a parameter a SimObject does not have, in the constructor and on
 assignment ("Class CowDiskImage has no parameter imagefile"): so does this.
-SPDX-License-Identifier: BSD-3-Clause
 """
 
 

@@ -1,5 +1,5 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """gem5 stand-in: gem5.isas.
-SPDX-License-Identifier: BSD-3-Clause
 """
 from enum import Enum
 

@@ -1,9 +1,9 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """gem5 stand-in: the m5 module (options, instantiate, simulate, checkpoint).
 
 instantiate() starts the QEMU machine of _standin.machine (restoring a
 checkpoint when given one); simulate() runs it to the guest's next m5 op that
 is an exit event; checkpoint() writes the checkpoint directory.
-SPDX-License-Identifier: BSD-3-Clause
 """
 import types
 

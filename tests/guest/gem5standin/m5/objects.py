@@ -1,7 +1,7 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """gem5 stand-in: the m5.objects hack_back.py and the stdlib boards use, with
 gem5 v24.0's parameter names (an unknown one raises AttributeError as gem5's
 SimObjects do).
-SPDX-License-Identifier: BSD-3-Clause
 """
 from _standin.params import SimObject
 

@@ -1,5 +1,5 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """gem5 stand-in: m5.stats (reset and dump are counted, nothing more).
-SPDX-License-Identifier: BSD-3-Clause
 """
 counts = {"reset": 0, "dump": 0}
 

@@ -1,5 +1,5 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """gem5 stand-in: m5.ticks.
-SPDX-License-Identifier: BSD-3-Clause
 """
 
 

@@ -1,5 +1,5 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """gem5 stand-in: m5.util's messages.
-SPDX-License-Identifier: BSD-3-Clause
 """
 import sys
 

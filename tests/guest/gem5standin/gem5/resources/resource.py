@@ -1,6 +1,6 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """gem5 stand-in: gem5.resources.resource (v24.0 constructors; like gem5's,
 they take **kwargs, and a local_path that is not a file/directory raises).
-SPDX-License-Identifier: BSD-3-Clause
 """
 import os
 from typing import Optional

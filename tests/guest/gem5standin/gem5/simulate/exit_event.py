@@ -1,6 +1,6 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """gem5 stand-in: gem5.simulate.exit_event (v24.0 values and the exit causes
 that translate to them).
-SPDX-License-Identifier: BSD-3-Clause
 """
 from enum import Enum
 

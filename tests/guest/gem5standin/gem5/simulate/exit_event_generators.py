@@ -1,7 +1,7 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """gem5 stand-in: gem5.simulate.exit_event_generators, the default behaviours
 of the classic exit events (each an endless generator yielding whether the
 run ends), and how a user's on_exit_event value becomes a generator.
-SPDX-License-Identifier: BSD-3-Clause
 """
 import inspect
 import os

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """gem5 stand-in: gem5.simulate.exit_handler, gem5 v25's exit handlers.
 Present only when the stand-in poses as v25 ($HACKBACK_STANDIN_API=v25);
 otherwise importing it fails as it does on gem5 v24.0.
@@ -14,7 +15,6 @@ Defaults, as in gem5 v25: 0 the classic m5 ops (on_exit_event's generators),
 ends the run, 4 work begin resets and 5 work end dumps the stats (both
 continue), 6 a scheduled exit ends the run, 7 saves a checkpoint and
 continues.
-SPDX-License-Identifier: BSD-3-Clause
 """
 from _standin.api import v25
 

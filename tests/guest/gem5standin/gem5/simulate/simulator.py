@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """gem5 stand-in: gem5.simulate.simulator.Simulator (the v24.0 constructor,
 which v25 keeps, and the methods hack_back.py uses), with gem5's exit-event
 dispatch: a handler per ExitEvent (generator, list of callables or callable),
@@ -12,7 +13,6 @@ hypercall id to gem5.simulate.exit_handler's registered handlers (id 0, the
 classic m5 ops, to the on_exit_event generators above; an id without a
 handler is warned about and the run goes on), and get_hypercall_id() and
 get_exit_handler_id_map() exist.
-SPDX-License-Identifier: BSD-3-Clause
 """
 from pathlib import Path
 from typing import Callable, Dict, Generator, List, Optional, Union

@@ -1,7 +1,7 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """gem5 stand-in: gem5.utils.requires (v24.0 signature). The stand-in is
 built for every ISA; KVM is QEMU's business (TCG by default), so nothing here
 refuses.
-SPDX-License-Identifier: BSD-3-Clause
 """
 from typing import Optional
 

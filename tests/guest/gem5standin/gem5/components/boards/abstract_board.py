@@ -1,6 +1,6 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """gem5 stand-in: the parts of gem5's AbstractBoard that hack_back.py and the
 Simulator use.
-SPDX-License-Identifier: BSD-3-Clause
 """
 
 

@@ -1,7 +1,7 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """gem5 stand-in: ArmBoard (v24.0 constructor): the disk is
 CowDiskImage(child=RawDiskImage(read_only=True, image_file=...), read_only=False)
 behind PciVirtIO(vio=VirtIOBlock(image=...)), /dev/vda, console ttyAMA0.
-SPDX-License-Identifier: BSD-3-Clause
 """
 from typing import List
 

@@ -1,7 +1,7 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """gem5 stand-in: KernelDiskWorkload.set_kernel_disk_workload (v24.0 signature
 and semantics: `root={root_value}` becomes the board's disk device + the
 disk's root partition; readfile_contents is written to a file in the outdir).
-SPDX-License-Identifier: BSD-3-Clause
 """
 import os
 from pathlib import Path

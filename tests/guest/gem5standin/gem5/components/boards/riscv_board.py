@@ -1,7 +1,7 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """gem5 stand-in: RiscvBoard (v24.0 constructor): the disk is
 board.disk.vio.image = CowDiskImage(child=RawDiskImage(read_only=True),
 read_only=False), /dev/vda, console ttyS0.
-SPDX-License-Identifier: BSD-3-Clause
 """
 from typing import List
 

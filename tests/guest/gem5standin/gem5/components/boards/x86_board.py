@@ -1,7 +1,7 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """gem5 stand-in: X86Board (v24.0): IDE disk CowDiskImage(child=RawDiskImage(
 read_only=True), read_only=False) at board.pc.south_bridge.ide.disks[0].image,
 disk device /dev/hda, gem5's default kernel arguments.
-SPDX-License-Identifier: BSD-3-Clause
 """
 from types import SimpleNamespace
 from typing import List

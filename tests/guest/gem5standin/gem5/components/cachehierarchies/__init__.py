@@ -1,3 +1,3 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """gem5 stand-in: package gem5.components/cachehierarchies (see tests/guest/gem5standin/README.md).
-SPDX-License-Identifier: BSD-3-Clause
 """

@@ -1,5 +1,5 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """gem5 stand-in: gem5.components.memory.single_channel (v24.0 signatures).
-SPDX-License-Identifier: BSD-3-Clause
 """
 import re
 from typing import Optional

@@ -1,6 +1,6 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """gem5 stand-in: a core (gem5's SimpleCore / BaseCPUCore): .core is the CPU
 SimObject, KVM ones with gem5's usePerf parameter.
-SPDX-License-Identifier: BSD-3-Clause
 """
 from m5 import objects
 

@@ -1,5 +1,5 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """gem5 stand-in: gem5.components.processors.simple_processor (v24.0 signature).
-SPDX-License-Identifier: BSD-3-Clause
 """
 from ...isas import ISA
 from .cpu_types import CPUTypes

@@ -1,8 +1,8 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """gem5 stand-in: gem5.components.processors.simple_switchable_processor
 (v24.0 signature). Its SimObject names are board.processor.start<i> and
 switch<i>, so its checkpoints restore only on a switchable processor. The
 QEMU machine keeps running the same vCPUs when it switches.
-SPDX-License-Identifier: BSD-3-Clause
 """
 from ...isas import ISA
 from .cpu_types import CPUTypes

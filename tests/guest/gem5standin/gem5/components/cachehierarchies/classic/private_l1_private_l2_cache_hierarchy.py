@@ -1,5 +1,5 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """gem5 stand-in: PrivateL1PrivateL2CacheHierarchy (v24.0 signature).
-SPDX-License-Identifier: BSD-3-Clause
 """
 from typing import Optional
 
