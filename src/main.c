@@ -210,7 +210,7 @@ static int parse_size(const char *s, uint64_t *out)
 	v = strtoull(s, &end, 10);
 	if (errno)
 		return -EINVAL;
-	if (*end && (u = strchr(units, *end & ~0x20))) {
+	if (*end && *end != ' ' && (u = strchr(units, *end & ~0x20))) {
 		shift = 10 * (int)(u - units + 1);
 		end++;
 		if (*end == 'i' && end[1] == 'B')
@@ -311,10 +311,11 @@ static int parse_values(struct options *o)
 		bo->epoch = (int64_t)v;
 	}
 	if (g->umask) {
-		char *end;
-		errno = 0;
-		v = strtoull(g->umask, &end, 8);
-		if (errno || end == g->umask || *end || *g->umask == '-' || v > 0777) {
+		/* Octal digits only: strtoull() would also take a sign or
+		 * leading blanks. */
+		size_t n = strspn(g->umask, "01234567");
+		v = n ? strtoull(g->umask, NULL, 8) : 0;
+		if (n == 0 || g->umask[n] || v > 0777) {
 			hb_error("bad value for -o umask: '%s' (octal, 0 to 0777, e.g. 022)", g->umask);
 			return -EINVAL;
 		}

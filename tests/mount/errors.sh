@@ -12,7 +12,7 @@
 # point, a file as mount point, a non-empty one, one already mounted; an
 # unknown -o option, partition=7, owner=abc, epoch=x, cow_limit=abc,
 # name=a/b, owner with keep_owner, a missing restore script, too many
-# arguments, too few, umask=8; numbers out of range for where they go
+# arguments, too few, umask=8, umask=+022, umask=' 022', cow_limit='5 '; numbers out of range for where they go
 # (owner=-1:-1, owner=4294967296:0, owner=+7:+8, cow_limit=16777216T,
 # cow_limit=1iB, epoch past 2446, epoch=3000000000 on 128-byte inodes, a
 # malformed or too large SOURCE_DATE_EPOCH; partition=200 reaches the
@@ -183,6 +183,12 @@ refuse "no mount point" "^hackbackfs: no mount point given" \
 
 refuse "umask=8" "^hackbackfs: bad value for -o umask: '8'" \
 	-- -o umask=8 "$base" "$ov" "$mnt"
+refuse "umask=+022" "^hackbackfs: bad value for -o umask: '\\+022'" \
+	-- -o umask=+022 "$base" "$ov" "$mnt"
+refuse "umask=' 022'" "^hackbackfs: bad value for -o umask: ' 022'" \
+	-- -o "umask= 022" "$base" "$ov" "$mnt"
+refuse "cow_limit='5 '" "^hackbackfs: bad value for -o cow_limit: '5 '" \
+	-- -o "cow_limit=5 " "$base" "$ov" "$mnt"
 
 # Numbers: range-checked for where they go, never wrapped, no sign.
 refuse "owner=-1:-1" "^hackbackfs: bad value for -o owner: '-1:-1'" \
