@@ -8,11 +8,16 @@
 # the old one's device number and mount ID: tests/mount/guard.sh holds
 # that window open with SIGSTOP; this test runs through it many times.)
 #
-# Each round writes 8 MiB, so that the old daemon's fdatasync of its cow
-# file may keep it alive while the next mount is made (where $TMPDIR is on
-# a disk; the build is usually the slower one, so the overlap is counted).  The rounds alternate between two cow files, since a cow file stays locked
-# until its daemon has flushed it; a round waits for the daemon two rounds
-# back.  Prints how many rounds overlapped an old daemon.
+# Every other round holds the window open: the old daemon is stopped
+# (SIGSTOP) before its unmount and continued only after the next mount is
+# made, so that its clean exit, its cow file's flush and its guard's
+# check all come after the new mount, in 25 of the 50 rounds, every run.
+# In the other rounds the timing is the machine's: each writes 8 MiB, so
+# that the old daemon's fdatasync of its cow file may keep it alive while
+# the next mount is made.  The rounds alternate between two cow files,
+# since a cow file stays locked until its daemon has flushed it; a round
+# waits for the daemon two rounds back.  Prints how many rounds overlapped
+# an old daemon, and fails when fewer than the held ones did.
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/lib/common.sh"
 . "$top_srcdir/tests/lib/mount.sh"
 
@@ -38,7 +43,10 @@ daemon_of()
 
 i=0
 prev=
+held=
 overlap=0
+nheld=0
+on_exit '[ -z "$held" ] || kill -CONT "$held" 2>/dev/null'
 while [ "$i" -lt "$rounds" ]; do
 	cow=$tmp/cow.$((i % 2))
 	# the daemon two rounds back must have released this cow file
@@ -49,6 +57,10 @@ while [ "$i" -lt "$rounds" ]; do
 	echo "$pid" >>"$tmp/hb.pids"
 	if [ -n "$prev" ] && ! wait_gone "$prev" 0; then
 		overlap=$((overlap + 1))
+	fi
+	if [ -n "$held" ]; then
+		kill -CONT "$held" || fail "round $i: the held daemon of round $((i - 1)) is gone"
+		nheld=$((nheld + 1))
 	fi
 	# Write this round's data (enough that flushing it at the unmount
 	# takes a while) and mark; wait until the previous daemon is gone
@@ -63,11 +75,20 @@ while [ "$i" -lt "$rounds" ]; do
 	got=$(dd if="$mnt/hack-back" bs=1 skip=$((4096 * (i + 1))) count=10 status=none) ||
 		fail "round $i: read failed"
 	[ "$got" = "$(printf 'round %04d' "$i")" ] || fail "round $i: read back '$got'"
+	held=
+	if [ $((i % 2)) = 1 ]; then
+		kill -STOP "$pid" || fail "round $i: cannot stop the daemon"
+		held=$pid
+	fi
 	fusermount3 -u "$mnt" || fail "round $i: fusermount3 -u failed"
 	prev=$pid
 	i=$((i + 1))
 done
+[ -z "$held" ] || kill -CONT "$held"
+held=
 wait_gone "$prev" 60 || fail "the last daemon still runs"
+[ "$overlap" -ge "$nheld" ] || fail "only $overlap of $rounds rounds overlapped an old daemon; $nheld were held open"
+[ "$nheld" -ge $(((rounds - 1) / 2)) ] || fail "only $nheld rounds were held open"
 ! is_mounted "$mnt" || fail "still mounted after the last round"
 n=50
 while [ -n "$(pgrep -x hackbackfs-guar)" ] && [ "$n" -gt 0 ]; do
@@ -80,4 +101,4 @@ while [ -n "$(pgrep -x hackbackfs-guar)" ] && [ "$n" -gt 0 ]; do
 	n=$((n - 1))
 done
 [ "$n" -gt 0 ] || fail "guards left:$left"
-echo "ok: $rounds rounds back to back; $overlap new mounts were made while the old daemon still ran"
+echo "ok: $rounds rounds back to back; $overlap new mounts were made while the old daemon still ran ($nheld of them held open)"
