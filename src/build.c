@@ -158,7 +158,7 @@ int build_epoch(const struct build_opts *o, const struct partition *p, int64_t *
 
 static int identify(const struct build_opts *o, struct build *b, const unsigned char *slot)
 {
-	const struct partition *p = &b->img->part;
+	const struct partition *p = image_partition(b->img);
 	struct digest *d;
 	unsigned char slot_hash[DIGEST_LEN];
 	int r;
@@ -167,7 +167,7 @@ static int identify(const struct build_opts *o, struct build *b, const unsigned 
 		return r;
 	digest_str(d, LAYOUT_FORMAT);
 	digest_bytes(d, b->base_fp, DIGEST_LEN);
-	digest_u64(d, b->img->size);
+	digest_u64(d, image_size(b->img));
 	digest_u64(d, p->offset);
 	digest_u64(d, p->size);
 	digest_u64(d, (uint64_t)p->number);
@@ -215,14 +215,14 @@ static void mode_member(struct json *j, const char *key, mode_t mode)
 
 void build_describe(const struct build *b, struct json *j)
 {
-	const struct partition *p = &b->img->part;
+	const struct partition *p = image_partition(b->img);
 	static const char *const types[] = { "dir", "file", "symlink" };
 
 	json_string(j, "format", "hackbackfs manifest 1");
 	json_string(j, "version", PACKAGE_VERSION);
 	json_object_begin(j, "base", JSON_INLINE);
-	json_string(j, "path", b->img->base_path);
-	json_uint(j, "size", b->img->size);
+	json_string(j, "path", image_base_path(b->img));
+	json_uint(j, "size", image_size(b->img));
 	hex_member(j, "fingerprint", b->base_fp);
 	json_string(j, "fingerprint_kind", b->with.full_hash ? "full" : "sampled");
 	json_end(j);
@@ -340,11 +340,11 @@ int build_image(const struct build_opts *o, struct build *b)
 	r = image_open(&b->img, o->base, o->partition);
 	if (r < 0)
 		return r;
-	hb_info("%s: %s file system at offset %" PRIu64, o->base, b->img->part.fstype,
-		b->img->part.offset);
+	hb_info("%s: %s file system at offset %" PRIu64, o->base, image_partition(b->img)->fstype,
+		image_partition(b->img)->offset);
 	if (o->full_hash)
-		hb_info("hashing all of %s (%" PRIu64 " MiB)", o->base, b->img->size >> 20);
-	r = digest_base_fingerprint(b->img->base_fd, b->img->size, o->full_hash, b->base_fp);
+		hb_info("hashing all of %s (%" PRIu64 " MiB)", o->base, image_size(b->img) >> 20);
+	r = image_base_fingerprint(b->img, o->full_hash, b->base_fp);
 	if (r < 0) {
 		hb_error("%s: fingerprint: %s", o->base, strerror(-r));
 		goto fail;
@@ -357,7 +357,7 @@ int build_image(const struct build_opts *o, struct build *b)
 		goto fail;
 	if ((r = make_slot(o->restore, &slot)) < 0)
 		goto fail;
-	if ((r = build_epoch(o, &b->img->part, &b->epoch, &b->epoch_from)) < 0)
+	if ((r = build_epoch(o, image_partition(b->img), &b->epoch, &b->epoch_from)) < 0)
 		goto fail;
 	hb_info("injecting %zu overlay entries (%" PRIu64 " MiB of file data)", b->ov.n,
 		b->ov.total_file_bytes >> 20);

@@ -59,8 +59,8 @@ static errcode_t e2io_open(const char *name, int flags, io_channel *channel)
 		goto fail;
 	strcpy(io->name, name);
 	priv->img = img;
-	priv->base = img->part.offset;
-	priv->limit = img->part.size;
+	priv->base = image_partition(img)->offset;
+	priv->limit = image_partition(img)->size;
 	io->magic = EXT2_ET_MAGIC_IO_CHANNEL;
 	io->manager = e2io_manager;
 	io->block_size = 1024;

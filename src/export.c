@@ -92,7 +92,7 @@ static int write_trailer(const struct build *b, struct outfile *o, uint64_t n)
 	hb_put_le(t + 8, EXPORT_TRAILER_LEN, 4);
 	hb_put_le(t + 12, b->with.full_hash ? FLAG_FULL_FINGERPRINT : 0, 4);
 	hb_put_le(t + 16, n, 8);
-	hb_put_le(t + 24, b->img->size, 8);
+	hb_put_le(t + 24, image_size(b->img), 8);
 	memcpy(t + 32, b->base_fp, DIGEST_LEN);
 	memcpy(t + 64, b->ov.digest, DIGEST_LEN);
 	memcpy(t + 96, b->layout, DIGEST_LEN);

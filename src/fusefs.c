@@ -128,9 +128,9 @@ static int hb_getattr(const char *path, struct stat *st, struct fuse_file_info *
 		st->st_ino = 2;
 		st->st_mode = S_IFREG | fs->image_mode;
 		st->st_nlink = 1;
-		st->st_size = (off_t)b->img->size;
+		st->st_size = (off_t)image_size(b->img);
 		st->st_blksize = 4096;
-		st->st_blocks = (blkcnt_t)((b->img->size + 511) / 512);
+		st->st_blocks = (blkcnt_t)((image_size(b->img) + 511) / 512);
 		return 0;
 	case NODE_JSON:
 		st->st_ino = 3;
@@ -186,7 +186,7 @@ static int hb_open(const char *path, struct fuse_file_info *fi)
 		return -ENOENT;
 	if (n == NODE_ROOT)
 		return -EISDIR;
-	if (writing && (n == NODE_JSON || fs->b->img->readonly))
+	if (writing && (n == NODE_JSON || image_readonly(fs->b->img)))
 		return n == NODE_JSON ? -EACCES : -EROFS;
 	if (!may_open(fs, n, writing, (fi->flags & O_ACCMODE) != O_WRONLY))
 		return -EACCES;
@@ -236,7 +236,7 @@ static int hb_read(const char *path, char *buf, size_t size, off_t off,
 	}
 	/* A sequential reader: have the files behind the next stretch read
 	 * before the kernel asks for it (readahead.h). */
-	if (ra_next(&open_file(fi)->ra, (uint64_t)off, size, fs->b->img->size, &ra_off, &ra_len))
+	if (ra_next(&open_file(fi)->ra, (uint64_t)off, size, image_size(fs->b->img), &ra_off, &ra_len))
 		image_readahead(fs->b->img, ra_off, ra_len);
 	r = image_read(fs->b->img, buf, size, (uint64_t)off);
 	return (int)r;
@@ -274,7 +274,7 @@ static int hb_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 {
 	struct fusefs *fs = ctx();
 
-	if (node_of(fs, path, fi, NODE_NONE) == NODE_IMAGE && (uint64_t)size == fs->b->img->size)
+	if (node_of(fs, path, fi, NODE_NONE) == NODE_IMAGE && (uint64_t)size == image_size(fs->b->img))
 		return 0;
 	return -EPERM;	/* a disk image keeps its size */
 }
@@ -286,7 +286,7 @@ static int hb_statfs(const char *path, struct statvfs *sv)
 	(void)path;
 	memset(sv, 0, sizeof *sv);
 	sv->f_bsize = sv->f_frsize = 4096;
-	sv->f_blocks = (fs->b->img->size + fs->b->manifest_len + 4095) / 4096;
+	sv->f_blocks = (image_size(fs->b->img) + fs->b->manifest_len + 4095) / 4096;
 	sv->f_files = 3;
 	sv->f_namemax = 255;
 	return 0;
@@ -418,17 +418,17 @@ void fusefs_free(struct fusefs *fs)
  * itself does, nor take their writes when BASE would not.  The owner is
  * the one who mounted (and could read BASE); group and others get BASE's
  * own bits for BASE's own group; -o ro takes every write bit away. */
-static void serve_mode(struct fusefs *fs, int base_fd, int readonly)
+static void serve_mode(struct fusefs *fs, const struct image *img)
 {
 	struct stat st;
 	mode_t shared = 0;
 
-	if (fstat(base_fd, &st) == 0) {
+	if (image_base_stat(img, &st) == 0) {
 		shared = st.st_mode & 0066;
 		fs->gid = st.st_gid;
 	}
 	fs->image_mode = 0600 | shared;
-	if (readonly)
+	if (image_readonly(img))
 		fs->image_mode &= ~0222u;
 	fs->json_mode = (fs->image_mode | 0400) & 0444;
 }
@@ -439,7 +439,7 @@ int fusefs_serve(struct fusefs *fs, struct build *b)
 	int r;
 
 	fs->b = b;
-	serve_mode(fs, b->img->base_fd, b->img->readonly);
+	serve_mode(fs, b->img);
 	/* The build took a while: is MNT still an empty directory? */
 	if (mnt_fd(fs->cfg.mountpoint) < 0 && mnt_recheck(fs->cfg.mountpoint) < 0)
 		return -EIO;

@@ -22,7 +22,7 @@
 #include <unistd.h>
 
 #include "cow.h"
-#include "image.h"
+#include "image-impl.h"
 #include "util.h"
 
 #include <stdatomic.h>
@@ -192,6 +192,36 @@ void image_close(struct image *img)
 	free_sources(img);
 	free(img->base_path);
 	free(img);
+}
+
+uint64_t image_size(const struct image *img)
+{
+	return img->size;
+}
+
+const char *image_base_path(const struct image *img)
+{
+	return img->base_path;
+}
+
+const struct partition *image_partition(const struct image *img)
+{
+	return &img->part;
+}
+
+int image_readonly(const struct image *img)
+{
+	return img->readonly;
+}
+
+int image_base_stat(const struct image *img, struct stat *st)
+{
+	return fstat(img->base_fd, st) < 0 ? -errno : 0;
+}
+
+int image_base_fingerprint(const struct image *img, int full, unsigned char out[DIGEST_LEN])
+{
+	return digest_base_fingerprint(img->base_fd, img->size, full, out);
 }
 
 /* Where unit's bytes are: 1 and *src from a delta, or 0 for the base. */
@@ -603,7 +633,7 @@ int image_is_base(const struct image *img, const struct stat *st)
 {
 	struct stat bst;
 
-	return fstat(img->base_fd, &bst) == 0 && st->st_dev == bst.st_dev && st->st_ino == bst.st_ino;
+	return image_base_stat(img, &bst) == 0 && st->st_dev == bst.st_dev && st->st_ino == bst.st_ino;
 }
 
 int image_freeze(struct image *img, uint64_t mem_limit, int readonly)

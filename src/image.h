@@ -12,7 +12,9 @@
  * file descriptor is opened O_RDONLY and never written.
  *
  * After image_freeze() synth is immutable and read without a lock; cow is
- * guarded by a rwlock.
+ * guarded by a rwlock.  The layers and the lock are the image's own:
+ * struct image is opaque, other units ask the functions below (its
+ * definition is in image-impl.h, for image.c and its unit test).
  *
  * Files served by reference (the base, mapped overlay files) can be
  * changed in place by their owners while a simulation runs for days.  The
@@ -21,57 +23,41 @@
  * every read that took bytes from it.  The kernel updates mtime before it
  * copies a write's data, so a read that saw new bytes always sees the new
  * mtime afterwards: such reads fail with -EIO, never return the new bytes
- * or a mix, and the file is reported once (hb_error) and stays refused.  Return convention: 0 or a negative errno, with one
- * hb_error() where the cause is known.
+ * or a mix, and the file is reported once (hb_error) and stays refused.
+ *
+ * Return convention: 0 or a negative errno, after one hb_error() where
+ * the cause is known.
  */
 #ifndef HB_IMAGE_H
 #define HB_IMAGE_H
 
-#include <pthread.h>
 #include <stdint.h>
 #include <stddef.h>
 #include <sys/stat.h>
-#include <time.h>
+#include <sys/types.h>
 
 #include "delta.h"
+#include "digest.h"
 #include "partition.h"
 
-/* A file whose bytes the image serves by reference (see above). */
-struct image_source {
-	int fd;				/* not owned: base_fd or a synth file */
-	char *path;			/* for the report */
-	dev_t dev;
-	ino_t ino;
-	off_t size;
-	struct timespec mtime;
-	_Atomic int stale;		/* set once, never cleared */
-};
-
-struct image {
-	char *base_path;
-	int base_fd;			/* O_RDONLY */
-	uint64_t size;			/* bytes, = base size */
-	struct partition part;		/* where the file system is */
-	struct delta *synth;		/* the injection's blocks */
-	struct delta *cow;		/* guest writes; NULL until image_freeze() */
-	int cow_fd;			/* -1: guest writes in memory */
-	int cow_id;			/* cow_fd's id in the cow delta */
-	uint64_t cow_next;		/* next free record offset in cow_fd */
-	int readonly;			/* guest writes fail with -EROFS */
-	int frozen;
-	pthread_rwlock_t lock;		/* guards cow */
-	struct image_source **by_fd;	/* sources by descriptor, NULL: none */
-	int nby_fd;
-	/* Before the freeze: windows of BASE's bytes for store_unit()'s
-	 * comparison, so that an injection writing many neighbouring units
-	 * reads BASE once per window, not once per unit (image.c). */
-	unsigned char *base_win;
-	uint64_t base_win_clock;	/* base_unit()'s use counter */
-};
+struct image;
 
 /* Open base_path read-only and probe it (which: see partition.h). */
 int image_open(struct image **out, const char *base_path, int which);
 void image_close(struct image *img);
+
+/* What the image was opened on: its size in bytes (= BASE's), BASE's path
+ * (absolute when it could be resolved), where the file system is. */
+uint64_t image_size(const struct image *img);
+const char *image_base_path(const struct image *img);
+const struct partition *image_partition(const struct image *img);
+/* Whether guest writes fail with -EROFS (image_freeze()). */
+int image_readonly(const struct image *img);
+/* fstat() of BASE as opened, into *st, and digest_base_fingerprint() of
+ * it (full: of every byte); these report nothing, the caller knows what
+ * it wanted them for. */
+int image_base_stat(const struct image *img, struct stat *st);
+int image_base_fingerprint(const struct image *img, int full, unsigned char out[DIGEST_LEN]);
 
 /* One piece of a read: bytes of fd at pos, or bytes at mem, or zeros when
  * fd < 0 and mem == NULL. */

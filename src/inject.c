@@ -80,7 +80,7 @@ static int fs_error(struct injector *in, const char *path, const char *what, err
 	    err == EXT2_ET_DIR_NO_SPACE || err == ENOSPC) {
 		hb_error("overlay does not fit in the file system of %s: it holds %" PRIu64
 			 " MiB of file data, %" PRIu64 " MiB were free (ran out at %s)",
-			 in->img->base_path, (in->ov->total_file_bytes + (1 << 20) - 1) >> 20,
+			 image_base_path(in->img), (in->ov->total_file_bytes + (1 << 20) - 1) >> 20,
 			 (in->blocks_free_at_start * in->fs->blocksize) >> 20, path);
 		return -ENOSPC;
 	}
@@ -388,7 +388,7 @@ static int place_blocks(struct injector *in, const char *path, ext2_ino_t ino,
 		       !ext2fs_bmap2(fs, ino, (struct ext2_inode *)inode, NULL, 0, b + run, NULL, &next) &&
 		       next == phys + run)
 			run++;
-		off = in->img->part.offset + phys * bs;
+		off = image_partition(in->img)->offset + phys * bs;
 		if (file_id >= 0) {
 			r = image_map_file(in->img, off, run * bs, file_id, b * bs);
 		} else {
@@ -847,25 +847,25 @@ static int open_fs(struct image *img, ext2_filsys *out)
 	err = ext2fs_open2(name, NULL, EXT2_FLAG_RW | EXT2_FLAG_64BITS, 0, 0, e2io_manager, &fs);
 	if (err == EXT2_ET_UNSUPP_FEATURE || err == EXT2_ET_RO_UNSUPP_FEATURE) {
 		hb_error("%s: the file system has features this libext2fs cannot write (%s)",
-			 img->base_path, error_message(err));
+			 image_base_path(img), error_message(err));
 		return -ENOTSUP;
 	}
 	if (err) {
 		hb_error("%s: cannot open the ext2/3/4 file system at offset %" PRIu64 ": %s",
-			 img->base_path, img->part.offset, error_message(err));
+			 image_base_path(img), image_partition(img)->offset, error_message(err));
 		return -EINVAL;
 	}
 	if (ext2fs_has_feature_journal_needs_recovery(fs->super)) {
 		hb_error("%s: the file system's journal needs recovery (it was not unmounted "
 			 "cleanly); the guest would replay it over the injected blocks -- run "
 			 "e2fsck on a copy of the base, or mount and cleanly unmount it",
-			 img->base_path);
+			 image_base_path(img));
 		ext2fs_free(fs);
 		return -EINVAL;
 	}
 	if (fs->super->s_state & EXT2_ERROR_FS) {
 		hb_error("%s: the file system has errors recorded; run e2fsck on the base first",
-			 img->base_path);
+			 image_base_path(img));
 		ext2fs_free(fs);
 		return -EINVAL;
 	}
@@ -889,7 +889,7 @@ int inject_overlay(struct image *img, struct overlay *ov, const struct inject_op
 	if (r < 0)
 		return r;
 	in.fs->now = (time_t)opts->epoch;
-	r = e2check_open(in.fs, img->base_path, img->part.size, &in.check);
+	r = e2check_open(in.fs, image_base_path(img), image_partition(img)->size, &in.check);
 	in.blocks_free_at_start = ext2fs_free_blocks_count(in.fs->super);
 	if (r == 0 && dirbuild_new(in.fs, &in.dirs))
 		r = -ENOMEM;
@@ -941,7 +941,7 @@ int inject_overlay(struct image *img, struct overlay *ov, const struct inject_op
 	else
 		ext2fs_free(in.fs);
 	if (err) {
-		hb_error("%s: writing the file system's metadata: %s", img->base_path,
+		hb_error("%s: writing the file system's metadata: %s", image_base_path(img),
 			 error_message(err));
 		return err == EXT2_ET_BLOCK_ALLOC_FAIL ? -ENOSPC : -EIO;
 	}

@@ -505,7 +505,7 @@ static int serve(const struct options *o, struct fusefs *fs, struct build *b)
 		r = image_attach_cow(b->img, o->given.cow, b->digest);
 	if (r == 0) {
 		hb_info("serving %s/%s (%" PRIu64 " bytes)", o->given.mountpoint, o->name,
-			b->img->size);
+			image_size(b->img));
 		r = fusefs_serve(fs, b);
 	}
 	return r < 0 ? 1 : 0;

@@ -42,7 +42,7 @@ static void write_out(struct image *img, const char *out)
 	static unsigned char buf[1 << 16];
 	FILE *f = fopen(out, "w");
 
-	for (uint64_t off = 0; f && off < img->size; off += sizeof buf) {
+	for (uint64_t off = 0; f && off < image_size(img); off += sizeof buf) {
 		ssize_t n = image_read(img, buf, sizeof buf, off);
 		if (n <= 0 || fwrite(buf, 1, (size_t)n, f) != (size_t)n)
 			break;
@@ -51,7 +51,7 @@ static void write_out(struct image *img, const char *out)
 		perror(out);
 		exit(2);
 	}
-	printf("%llu\n", (unsigned long long)img->part.offset);
+	printf("%llu\n", (unsigned long long)image_partition(img)->offset);
 	exit(0);
 }
 

@@ -111,8 +111,8 @@ static int write_image(struct image *img, const char *out_path)
 		fprintf(stderr, "synth: %s: %s\n", out_path, strerror(errno));
 		return -1;
 	}
-	for (off = 0; off < img->size; off += CHUNK) {
-		size_t want = (size_t)HB_MIN((uint64_t)CHUNK, img->size - off);
+	for (off = 0; off < image_size(img); off += CHUNK) {
+		size_t want = (size_t)HB_MIN((uint64_t)CHUNK, image_size(img) - off);
 		ssize_t r = image_read(img, buf, want, off);
 
 		if (r < 0) {
@@ -133,7 +133,7 @@ static int write_image(struct image *img, const char *out_path)
 			return -1;
 		}
 	}
-	if (ftruncate(fd, (off_t)img->size) < 0 || fsync(fd) < 0) {
+	if (ftruncate(fd, (off_t)image_size(img)) < 0 || fsync(fd) < 0) {
 		fprintf(stderr, "synth: %s: %s\n", out_path, strerror(errno));
 		return -1;
 	}
@@ -240,7 +240,7 @@ int main(int argc, char **argv)
 	if (opts.epoch == 0) {
 		struct build_opts bo = { .have_epoch = 0 };
 		const char *from;
-		if (build_epoch(&bo, &img->part, &opts.epoch, &from) < 0)
+		if (build_epoch(&bo, image_partition(img), &opts.epoch, &from) < 0)
 			goto out;
 	}
 	if (inject_overlay(img, &ov, &opts) < 0 || overlay_end(&ov) < 0)

@@ -6,7 +6,9 @@
  * bytes with truncate, so that its last delta unit is partial.  Every test
  * keeps a shadow: a copy of the base in memory to which each image_write()
  * is applied too; the image must always read exactly as the shadow, and
- * the base file must always read exactly as the original copy.
+ * the base file must always read exactly as the original copy.  The
+ * tests look inside the image (src/image-impl.h): which layer holds a
+ * unit, and the base's descriptor.
  *
  * Without mke2fs or truncate the program is skipped (exit 77).
  */
@@ -27,7 +29,7 @@
 #include "checkutil.h"
 #include "delta.h"
 #include "digest.h"
-#include "image.h"
+#include "image-impl.h"
 #include "partition.h"
 #include "util.h"
 

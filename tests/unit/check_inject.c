@@ -135,14 +135,14 @@ static void dump_image(struct image *img, const char *path)
 
 	ck_assert_ptr_nonnull(buf);
 	ck_assert_int_ge(fd, 0);
-	for (uint64_t off = 0; off < img->size; off += CHUNK) {
+	for (uint64_t off = 0; off < image_size(img); off += CHUNK) {
 		ssize_t n = image_read(img, buf, CHUNK, off);
-		ck_assert_int_eq(n, (ssize_t)HB_MIN((uint64_t)CHUNK, img->size - off));
+		ck_assert_int_eq(n, (ssize_t)HB_MIN((uint64_t)CHUNK, image_size(img) - off));
 		if (buf[0] == 0 && memcmp(buf, buf + 1, (size_t)n - 1) == 0)
 			continue;
 		ck_assert_int_eq(hb_pwrite_full(fd, buf, (size_t)n, off), n);
 	}
-	ck_assert_int_eq(ftruncate(fd, (off_t)img->size), 0);
+	ck_assert_int_eq(ftruncate(fd, (off_t)image_size(img)), 0);
 	close(fd);
 	free(buf);
 }
@@ -551,8 +551,8 @@ static void assert_same_bytes(struct image *a, struct image *b)
 
 	ck_assert_ptr_nonnull(x);
 	ck_assert_ptr_nonnull(y);
-	ck_assert_uint_eq(a->size, b->size);
-	for (uint64_t off = 0; off < a->size; off += CHUNK) {
+	ck_assert_uint_eq(image_size(a), image_size(b));
+	for (uint64_t off = 0; off < image_size(a); off += CHUNK) {
 		ssize_t n = image_read(a, x, CHUNK, off);
 		ck_assert_int_eq(image_read(b, y, CHUNK, off), n);
 		ck_assert_msg(memcmp(x, y, (size_t)n) == 0, "images differ in MiB %llu",
@@ -669,7 +669,7 @@ static void slot_case(const char *base_path, unsigned block_size)
 	free(cat);
 
 	/* Every byte outside the slot's blocks is the same in both. */
-	for (uint64_t off = 0; off < b1.img->size; off += CHUNK) {
+	for (uint64_t off = 0; off < image_size(b1.img); off += CHUNK) {
 		ssize_t n = image_read(b1.img, x, CHUNK, off);
 		ck_assert_int_eq(image_read(b2.img, y, CHUNK, off), n);
 		for (ssize_t u = 0; u < n; u += 1024) {
@@ -926,7 +926,7 @@ START_TEST(test_inject_direct)
 	io.epoch = 0;
 	ck_assert_int_eq(inject_overlay(img, &ovl, &io), -EINVAL);
 	ck_assert_ptr_nonnull(strstr(hb_last_error(), "epoch"));
-	ck_assert_uint_eq(delta_units(img->synth), 0);
+	ck_assert_uint_eq(image_built_units(img), 0);
 	io.epoch = 1500000000;
 	ck_assert_int_eq(inject_overlay(img, &ovl, &io), 0);
 	snprintf(dump, sizeof dump, "%s/direct.dump", tmpdir);
