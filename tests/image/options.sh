@@ -6,6 +6,7 @@
 #   keep-owner      --keep-owner keeps the overlay's owners
 #   owner           --owner 5:6 owns every injected entry, nothing else
 #   partition       --partition N / --whole give the same bytes as AUTO
+#                   (MBR 1, GPT 2, and 200 of a 256-entry GPT)
 #   epoch           --epoch sets ctime/atime; changing it changes bytes;
 #                   runs without --epoch are byte-identical too
 #   layers          several overlay dirs: union, later one wins
@@ -115,7 +116,7 @@ case_owner()
 
 case_partition()
 {
-	for _l in bare:--whole mbr:"--partition 1" gpt:"--partition 2"; do
+	for _l in bare:--whole mbr:"--partition 1" gpt:"--partition 2" gpt200:"--partition 200"; do
 		make_base ext4 "$tmp/base.img" "${_l%%:*}"
 		synth_ok --epoch "$EPOCH" "$tmp/base.img" "$tmp/auto.img" "$ov" || return 1
 		# shellcheck disable=SC2086

@@ -206,7 +206,7 @@ base_offset()
 {
 	case $1 in
 	bare) echo 0 ;;
-	mbr) echo 1048576 ;;	# sector 2048, as gem5's images
+	mbr | gpt200) echo 1048576 ;;	# sector 2048, as gem5's images
 	gpt) echo 2097152 ;;	# partition 2, after a 1 MiB BIOS boot partition
 	*) fail "base_offset: unknown layout '$1'" ;;
 	esac
@@ -268,6 +268,13 @@ make_base()
 		truncate -s "$((BASE_FS_MB + 3))M" "$_out"
 		printf 'label: gpt\nunit: sectors\nstart=2048, size=2048, type=21686148-6449-6E6F-744E-656564454649\nstart=4096, size=%d, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4\n' \
 			"$_sectors" | sfdisk -q --no-reread --no-tell-kernel "$_out" >/dev/null
+		;;
+	gpt200)
+		# a table of 256 entries, the file system in entry 200 alone
+		# (GPT numbers past the classic 128 entries)
+		truncate -s "$((BASE_FS_MB + 2))M" "$_out"
+		printf 'label: gpt\ntable-length: 256\nunit: sectors\n\n%s200 : start=2048, size=%d, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4\n' \
+			"$_out" "$_sectors" | sfdisk -q --no-reread --no-tell-kernel "$_out" >/dev/null
 		;;
 	*) fail "make_base: unknown layout '$_layout'" ;;
 	esac || fail "make_base: sfdisk $_layout failed"

@@ -31,6 +31,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -180,7 +181,7 @@ int main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
-			which = (int)parse_num(optarg, 1, 128, "partition number");
+			which = (int)parse_num(optarg, 1, INT_MAX, "partition number");
 			break;
 		case 'w':
 			which = PARTITION_WHOLE;
