@@ -6,8 +6,9 @@
  * the end, or a dirent naming a free inode makes it read and write wild
  * blocks, loop, or crash.  A crash inside libext2fs is a crash of
  * hackbackfs, so these checks refuse such bases first, with one message
- * naming what is wrong: the superblock and group descriptors once after
- * opening (check_fs, behind e2check_open), and every inode the injection
+ * naming what is wrong: the superblock (a journal to replay, errors
+ * recorded, an unclean unmount) and group descriptors once after opening
+ * (check_fs, behind e2check_open), and every inode the injection
  * reaches through a directory before anything uses it (e2check_inode: the
  * directories it walks, the symlinks it follows, the files it replaces).
  * They do not replace e2fsck: they cover what the injection touches, at a
@@ -370,6 +371,17 @@ static int check_fs(struct e2check *c)
 	struct ext2_super_block *sb = fs->super;
 	errcode_t err;
 
+	if (ext2fs_has_feature_journal_needs_recovery(sb)) {
+		hb_error("%s: the file system's journal needs recovery (it was not unmounted "
+			 "cleanly); the guest would replay it over the injected blocks -- run "
+			 "e2fsck on a copy of the base, or mount and cleanly unmount it", c->base);
+		return -EINVAL;
+	}
+	if (sb->s_state & EXT2_ERROR_FS) {
+		hb_error("%s: the file system has errors recorded; run e2fsck on the base first",
+			 c->base);
+		return -EINVAL;
+	}
 	if (!(sb->s_state & EXT2_VALID_FS)) {
 		hb_error("%s: the file system was not cleanly unmounted; run e2fsck on a copy "
 			 "of the base, or mount and cleanly unmount it", c->base);

@@ -4,7 +4,8 @@
  * The injection's safety boundary: a base that would have libext2fs read
  * or write wild blocks, loop or crash is refused here first, with one
  * hb_error() naming what is wrong.  Three doors: e2check_open() checks
- * the superblock, group descriptors, bitmaps and the reserved inodes the
+ * the superblock (a journal needing recovery, errors recorded, an unclean
+ * unmount, counts), group descriptors, bitmaps and the reserved inodes the
  * kernel uses, once, right after the file system is opened; e2check_inode()
  * checks one inode before the injection uses it (reads it, follows it,
  * looks names up or links into it, frees it); e2check_free() drops the

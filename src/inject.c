@@ -24,8 +24,10 @@
  * partial last block of every file are copied (zero-padded), so that no
  * byte of an allocated block is left showing what the base had there.
  *
- * Every inode reached through a directory of the base is checked by
- * e2check before it is used: the base's metadata is untrusted input.
+ * The base's metadata is untrusted input: e2check refuses a file system
+ * the injection must not write to (a journal to replay, errors recorded,
+ * corrupt structures) right after it is opened, and checks every inode
+ * reached through a directory of the base before it is used.
  *
  * Determinism: fs->now is the epoch option, i_generation is 0, blocks and
  * inodes are allocated by libext2fs's goal-based allocator in overlay
@@ -834,17 +836,18 @@ static void progress(const struct overlay *ov, size_t i, double start)
 		hb_progress("injecting: %zu/%zu entries, %.0f entries/s", i, ov->n, rate);
 }
 
-/* ---- opening and checking the file system ------------------------------ */
+/* ---- opening the file system ------------------------------------------ */
 
+/* Open the image's file system for writing; e2check_open() then decides
+ * whether the injection may use it. */
 static int open_fs(struct image *img, ext2_filsys *out)
 {
 	char name[64];
-	ext2_filsys fs;
 	errcode_t err;
 
 	initialize_ext2_error_table();	/* readable error_message()s */
 	e2io_name(img, name, sizeof name);
-	err = ext2fs_open2(name, NULL, EXT2_FLAG_RW | EXT2_FLAG_64BITS, 0, 0, e2io_manager, &fs);
+	err = ext2fs_open2(name, NULL, EXT2_FLAG_RW | EXT2_FLAG_64BITS, 0, 0, e2io_manager, out);
 	if (err == EXT2_ET_UNSUPP_FEATURE || err == EXT2_ET_RO_UNSUPP_FEATURE) {
 		hb_error("%s: the file system has features this libext2fs cannot write (%s)",
 			 image_base_path(img), error_message(err));
@@ -855,21 +858,6 @@ static int open_fs(struct image *img, ext2_filsys *out)
 			 image_base_path(img), image_partition(img)->offset, error_message(err));
 		return -EINVAL;
 	}
-	if (ext2fs_has_feature_journal_needs_recovery(fs->super)) {
-		hb_error("%s: the file system's journal needs recovery (it was not unmounted "
-			 "cleanly); the guest would replay it over the injected blocks -- run "
-			 "e2fsck on a copy of the base, or mount and cleanly unmount it",
-			 image_base_path(img));
-		ext2fs_free(fs);
-		return -EINVAL;
-	}
-	if (fs->super->s_state & EXT2_ERROR_FS) {
-		hb_error("%s: the file system has errors recorded; run e2fsck on the base first",
-			 image_base_path(img));
-		ext2fs_free(fs);
-		return -EINVAL;
-	}
-	*out = fs;
 	return 0;
 }
 

@@ -3,7 +3,10 @@
 # tests/image/refuse.sh -- bad input is refused cleanly (invariant 5): for each
 # case tests/lib/synth must exit 1 (not crash), print exactly one line
 # "hackbackfs: ..." that names the cause, leave the base byte-identical and
-# create no output file.
+# create no output file.  The refusals of a file system that libext2fs
+# opens come from e2check (src/e2check.c, tested alone by
+# tests/unit/check_e2check.c): a journal needing recovery, errors recorded,
+# metadata the injection would make worse.
 #
 # Cases: bases that are not ext2/3/4 (zeros, vfat, a vfat partition, the
 # whole of a partitioned disk), partition numbers that do not exist, two ext

@@ -939,22 +939,7 @@ START_TEST(test_inject_direct)
 }
 END_TEST
 
-/* ---- refusals of the base -------------------------------------------------- */
-
-START_TEST(test_needs_recovery)
-{
-	struct build_opts o;
-	char copy[160];
-
-	snprintf(copy, sizeof copy, "%s/dirty.img", tmpdir);
-	cu_run("cp --sparse=always '%s' '%s' && debugfs -w -R 'feature needs_recovery' '%s' >/dev/null 2>&1",
-	    base, copy, copy);
-	o = opts_for(copy);
-	cu_run("mkdir '%s/etc'", ov);
-	build_fails(&o, -EINVAL, "journal needs recovery");
-	cu_run("rm -f '%s'", copy);
-}
-END_TEST
+/* ---- refusals (the base's own: check_e2check.c) ----------------------------- */
 
 /* An overlay larger than the free space: -ENOSPC, one clear line. */
 START_TEST(test_no_space)
@@ -1021,7 +1006,6 @@ static Suite *inject_suite(void)
 	tcase_add_test(opt, test_epoch_past_2038);
 	suite_add_tcase(s, opt);
 
-	tcase_add_test(bad, test_needs_recovery);
 	tcase_add_test(bad, test_no_space);
 	suite_add_tcase(s, bad);
 	return s;
