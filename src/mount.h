@@ -4,8 +4,9 @@
  *
  * These act on the directory (or the caller's /dev/fd/N) the image is
  * mounted on, and on the kernel's mount there; they know nothing of the
- * image.  Call order in the program: mnt_check() and mnt_check_dir()
- * before the build; after fuse_mount(), mnt_read_ahead() and mnt_guard().
+ * image.  Call order in the program: mnt_claim() before the build
+ * (main.c); mnt_recheck() right before fuse_mount(), then mnt_unlock();
+ * after fuse_mount(), mnt_read_ahead() and mnt_guard() (fusefs.c).
  *
  * Functions return 0 or a negative errno unless said otherwise, after one
  * error line (hb_error) naming the cause.

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* overlay.h -- the overlay: what is to be written into the image.
  *
- overlay_add_dir() walks a host directory (once per overlay directory given,
+ * overlay_add_dir() walks a host directory (once per overlay directory given,
  * in order) and overlay_finish() turns what was added into a sorted,
  * deterministic list of entries, sorted by path with strcmp(), so that a
  * directory always precedes its contents (a prefix sorts first).
@@ -15,7 +15,8 @@
  * (path, type, mode, uid, gid, size, content hash or link target,
  * hard-link leader; the mtime only with keep_mtime).  Content, not
  * history: a copy of the tree (cp -r, git clone, rsync without -t) hashes
- * the same.  Leaf module apart from digest.h.
+ * the same.  Of the engine it uses digest.h, dcache.h (the digest cache,
+ * asked while hashing) and util.h only.
  */
 #ifndef HB_OVERLAY_H
 #define HB_OVERLAY_H
