@@ -40,6 +40,9 @@
 # (automake's "skip"), anything else a real failure.
 set -eu
 
+# A builder the tests call, not a test: it prints its result on stdout and
+# must outlive the caller's temporary directory, so it has its own say/skip
+# rather than tests/lib/common.sh's.
 say() { printf 'build-image: %s\n' "$*" >&2; }
 skip() { say "SKIP: $*"; exit 77; }
 

@@ -36,6 +36,9 @@
 # partition with mke2fs -d. Exit 77 when a tool is missing.
 set -eu
 PATH=$PATH:/usr/sbin:/sbin
+# A builder the tests call, not a test: it prints its result on stdout and
+# must outlive the caller's temporary directory, so it has its own say/skip
+# rather than tests/lib/common.sh's.
 say() { printf 'lookalike: %s\n' "$*" >&2; }
 variant=${1:?usage: lookalike.sh dropin|unit|bionic [CACHE_DIR]}
 case $variant in dropin | unit | bionic) ;; *) say "unknown variant $variant"; exit 2 ;; esac
