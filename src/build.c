@@ -110,7 +110,11 @@ static void cache_done(struct dcache *c, int save)
 	if (c == NULL)
 		return;
 	dcache_counts(c, &hits, &misses);
-	hb_info("overlay files: %lu hashed, %lu from the digest cache", misses, hits);
+	/* A small file is read for the injection whether its digest is
+	 * cached or not (overlay.h, OVERLAY_KEEP_MAX): the cache spares the
+	 * reading of the larger ones. */
+	hb_info("overlay files: %lu hashed, %lu from the digest cache (files under %d KiB are "
+		"read for the injection either way)", misses, hits, OVERLAY_KEEP_MAX / 1024);
 	if (save && dcache_save(c) < 0)
 		hb_info("the digest cache could not be written (it costs time only)");
 	dcache_free(c);
