@@ -765,8 +765,14 @@ errcode_t dirbuild_finish(struct dirbuild *db)
 			}
 			hn = v;
 		}
+#ifdef HAVE_EXT2FS_DIRHASH2
 		err = ext2fs_dirhash2(version, db->chars + nm->off, nm->len, NULL, 0,
 				      fs->super->s_hash_seed, &h, &minor);
+#else
+		/* e2fsprogs < 1.45.0: what ext2fs_dirhash2() does without a charset */
+		err = ext2fs_dirhash(version, db->chars + nm->off, nm->len,
+				     fs->super->s_hash_seed, &h, &minor);
+#endif
 		if (err) {
 			free(hn);
 			return err;

@@ -27,10 +27,11 @@
 # own dependencies such as libcom_err).  Not LD_LIBRARY_PATH: the system's
 # mke2fs, e2fsck and debugfs that the tests run would load the old
 # libraries too.  Then: which library each of them resolves to (ldd), the
-# versions configure found, the unit tests and the mount tests (make check
-# with TESTS=...), and, when the tree's own build ./hackbackfs exists,
-# whether both builds export the same bytes (--export-cow of one base and
-# overlay).  Needs root for the mount tests, as make check does.
+# versions configure found, the unit tests, the mount tests and
+# tests/image/bigdir.sh (whose htree directories hash the names with what
+# libext2fs has) with make check TESTS=..., and, when the tree's own build
+# ./hackbackfs exists, whether both builds export the same bytes
+# (--export-cow of one base and overlay).  Needs root for the mount tests, as make check does.
 #
 # The library builds are cached in WORKDIR by source directory and are not
 # rebuilt when WORKDIR is given again.  -k keeps WORKDIR (default: kept only
@@ -187,7 +188,7 @@ t0=$(date +%s)
 	run "$log" nice make -j "$jobs"
 )
 say "hackbackfs built in $(($(date +%s) - t0)) s"
-grep -E '^checking (for (fuse3|ext2fs|libcrypto|check|close_range|glibc)|whether EXT2_HASH_SIPHASH)' "$log" | sed 's/^/  configure: /' >&2 || true
+grep -E '^checking (for (fuse3|ext2fs|libcrypto|check|close_range|glibc)|whether (EXT2_HASH_SIPHASH|EXT4_CASEFOLD_FL))' "$log" | sed 's/^/  configure: /' >&2 || true
 for pc in fuse3 ext2fs com_err libcrypto check blkid; do
 	printf '  %s %s\n' "$pc" "$(PKG_CONFIG_PATH=$prefix/lib/pkgconfig pkg-config --modversion "$pc" 2>/dev/null || echo -)" >&2
 done
@@ -205,7 +206,7 @@ done
 "$hb/hackbackfs" --version >&2
 
 # ---- the tests ---------------------------------------------------------------
-tests=$(cd "$hb" && printf 'print-tests:\n\t@echo $(UNIT_TESTS) $(filter-out %%/stress.sh %%/cow-full.sh,$(MOUNT_TESTS))\n' |
+tests=$(cd "$hb" && printf 'print-tests:\n\t@echo $(UNIT_TESTS) $(filter-out %%/stress.sh %%/cow-full.sh,$(MOUNT_TESTS)) $(filter %%/bigdir.sh,$(IMAGE_TESTS))\n' |
 	make -s -f Makefile -f - print-tests)
 # The tests' fusermount3 is the prefix's, when libfuse was built here.
 # Check's 4 s per test is short on a busy machine, and speed is not what
@@ -218,7 +219,7 @@ rc=0
 		nice make check TESTS="$tests") >"$work/check.log" 2>&1 || rc=$?
 grep -E '^(PASS|FAIL|SKIP|XFAIL|XPASS|ERROR|# [A-Z]+:)' "$work/check.log" | sed 's/^/  /' >&2
 say "make check: $(($(date +%s) - t0)) s"
-[ "$rc" = 0 ] || die "make check failed (logs: $hb/tests/*.log)"
+[ "$rc" = 0 ] || die "make check failed (logs: $hb/tests/{unit,mount,image}/*.log)"
 
 # ---- the same bytes as the tree's own build ----------------------------------------
 ref=${HB_REF:-$top/hackbackfs}

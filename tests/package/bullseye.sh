@@ -82,7 +82,7 @@ cd "$1/src"
 echo "== autoreconf, configure --enable-werror, make"
 autoreconf -fi >../build.log 2>&1 && ./configure --enable-werror >>../build.log 2>&1 &&
 	make -j2 >>../build.log 2>&1 || { tail -n 40 ../build.log; echo "build failed"; exit 1; }
-grep -E '^checking (for (fuse3|ext2fs|libcrypto|check|close_range|glibc)|whether EXT2_HASH_SIPHASH)' ../build.log || true
+grep -E '^checking (for (fuse3|ext2fs|libcrypto|check|close_range|glibc)|whether (EXT2_HASH_SIPHASH|EXT4_CASEFOLD_FL))' ../build.log || true
 ./hackbackfs --version
 echo "== unit tests"
 tests=$(printf 'p:\n\t@echo $(UNIT_TESTS)\n' | make -s -f Makefile -f - p)
@@ -90,7 +90,7 @@ tests=$(printf 'p:\n\t@echo $(UNIT_TESTS)\n' | make -s -f Makefile -f - p)
 rc=0
 make check TESTS="$tests" >../check.log 2>&1 || rc=$?
 grep -E '^(PASS|FAIL|SKIP|ERROR|XPASS|# [A-Z]+:)' ../check.log || tail -n 40 ../check.log
-[ $rc = 0 ] || { tail -n 60 tests/*.log; exit 1; }
+[ $rc = 0 ] || { tail -n 60 tests/unit/*.log; exit 1; }
 echo "== a real mount"
 w=$1/mount
 mkdir -p "$w/tree/etc" "$w/mnt"
