@@ -18,6 +18,11 @@
 #   4. the old daemon killed with fusermount3's auto_unmount helper
 #      stopped: the guard alone removes the dead mount (root)
 #   5. the guard does not keep the caller's working directory busy
+#   6. Linux < 6.8 (RHEL 8's 4.18), where the guard knows its mount by
+#      mount ID and device number alone, forced with the test hook
+#      HB_GUARD_NO_UNIQUE_ID=1 (src/mount.c): 4 again, and 3 with a bind
+#      mount as the next mount (it may take the old mount ID, never the
+#      old device number), which the old guard must leave alone (root)
 # 1 and 2 as root and as a user.
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/lib/user.sh"
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/lib/common.sh"
@@ -122,10 +127,12 @@ for who in root "$user"; do
 	survives "$who: old guard stopped across the next mount" "$who"
 done
 
-# 3. a killed daemon's guard, held while the next mount is made
-kmaj=$(uname -r | cut -d. -f1)
-kmin=$(uname -r | cut -d. -f2)
-if [ "$kmaj" -gt 6 ] || { [ "$kmaj" -eq 6 ] && [ "$kmin" -ge 8 ]; }; then
+# 3. a killed daemon's guard, held while the next mount is made.
+#    killed_then CMD...: a new mount's daemon killed (kill -9) with its
+#    guard stopped; once auto_unmount has removed the dead mount, CMD makes
+#    the next mount on $mnt, and the old guard continues and ends.
+killed_then()
+{
 	start root "$u/cow.a"
 	old=$pid
 	oldg=$gpid
@@ -134,9 +141,14 @@ if [ "$kmaj" -gt 6 ] || { [ "$kmaj" -eq 6 ] && [ "$kmin" -ge 8 ]; }; then
 	n=50
 	while is_mounted "$mnt" && [ "$n" -gt 0 ]; do sleep 0.1; n=$((n - 1)); done
 	is_mounted "$mnt" && { kill -CONT "$oldg"; fail "kill -9: auto_unmount left the dead mount"; }
-	start root "$u/cow.b"
+	"$@" || { kill -CONT "$oldg"; fail "$*: failed"; }
 	kill -CONT "$oldg"
 	wait_gone "$oldg" || fail "the killed daemon's guard still runs"
+}
+kmaj=$(uname -r | cut -d. -f1)
+kmin=$(uname -r | cut -d. -f2)
+if [ "$kmaj" -gt 6 ] || { [ "$kmaj" -eq 6 ] && [ "$kmin" -ge 8 ]; }; then
+	killed_then start root "$u/cow.b"
 	survives "killed daemon: its guard leaves the next mount alone" root
 else
 	echo "note: kernel $(uname -r) has no unique mount ID (Linux 6.8): case 3 not run"
@@ -144,20 +156,25 @@ fi
 
 # 4. the guard alone removes a killed daemon's mount: auto_unmount's
 #    fusermount3 (which waits on a socket for the daemon) held stopped.
-start root "$u/cow.a"
-fm=
-for p in $(pgrep -x fusermount3); do
-	tr '\0' '\n' <"/proc/$p/cmdline" | grep -qxF -e "$mnt" && fm=$p
-done
-[ -n "$fm" ] || fail "no auto_unmount fusermount3 for $mnt"
-kill -STOP "$fm"
-kill -KILL "$pid"
-wait_gone "$gpid" || { kill -CONT "$fm"; fail "the guard did not end after its daemon was killed"; }
-is_mounted "$mnt" && { kill -CONT "$fm"; fail "the guard left the killed daemon's mount"; }
-kill -CONT "$fm"
-wait_gone "$fm" || fail "fusermount3 (auto_unmount) still runs"
-ls "$mnt" >/dev/null || fail "$mnt is not usable after the guard's unmount"
-echo "ok: the guard alone removes a killed daemon's mount"
+#    guard_alone HOW: HOW is said after "ok".
+guard_alone()
+{
+	start root "$u/cow.a"
+	fm=
+	for p in $(pgrep -x fusermount3); do
+		{ tr '\0' '\n' <"/proc/$p/cmdline"; } 2>/dev/null | grep -qxF -e "$mnt" && fm=$p
+	done
+	[ -n "$fm" ] || fail "no auto_unmount fusermount3 for $mnt"
+	kill -STOP "$fm"
+	kill -KILL "$pid"
+	wait_gone "$gpid" || { kill -CONT "$fm"; fail "the guard did not end after its daemon was killed$1"; }
+	is_mounted "$mnt" && { kill -CONT "$fm"; fail "the guard left the killed daemon's mount$1"; }
+	kill -CONT "$fm"
+	wait_gone "$fm" || fail "fusermount3 (auto_unmount) still runs"
+	ls "$mnt" >/dev/null || fail "$mnt is not usable after the guard's unmount"
+	echo "ok: the guard alone removes a killed daemon's mount$1"
+}
+guard_alone ""
 
 # 5. the caller's working directory is not held by the guard (as root: a
 #    tmpfs as the working directory must unmount while the image is mounted).
@@ -171,3 +188,13 @@ umount "$tmp/wd" 2>"$tmp/umount.err" || fail "the caller's working directory is 
 pid=$(hb_daemon_pid "$mnt")
 echo "$pid" >>"$tmp/hb.pids"
 survives "the guard keeps no working directory busy" root
+
+# 6. as on Linux < 6.8: by mount ID and device number
+export HB_GUARD_NO_UNIQUE_ID=1
+guard_alone " (no unique mount ID)"
+killed_then mount --bind "$u/ov" "$mnt"
+is_mounted "$mnt" && [ -f "$mnt/etc/hostname" ] ||
+	fail "the killed daemon's guard removed the next mount, a bind mount (no unique mount ID)"
+umount "$mnt" || fail "umount of the bind mount failed"
+unset HB_GUARD_NO_UNIQUE_ID
+echo "ok: killed daemon, no unique mount ID: its guard leaves the next mount alone"
