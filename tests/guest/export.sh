@@ -4,11 +4,14 @@
 #
 #   tests/guest/export.sh HACKBACKFS
 #
-# Exports the Debian guest image (see build-image.sh) with overlays/hack-back,
-# the m5 stand-in and restore script A as gem5's COW disk file, materializes
-# BASE + FILE into a sparse temporary with our own reader of the format
-# (tests/lib/cowapply.py, as gem5's CowDiskImage over a RawDiskImage would read
-# it), and boots that under qemu-system-x86_64: the serial log must show the
+# Exports the Debian guest image of $HACKBACK_GUEST_ARCH (see build-image.sh)
+# with overlays/hack-back, the m5 stand-in and restore script A as gem5's COW
+# disk file, materializes BASE + FILE into a sparse temporary with our own
+# reader of the format (tests/lib/cowapply.py, as gem5's CowDiskImage over a
+# RawDiskImage would read it), and boots that under the architecture's QEMU
+# (common.sh's qemu_settings: qemu-system-x86_64 -machine pc, or
+# qemu-system-aarch64 / qemu-system-riscv64 -machine virt when run by
+# arm64.sh / riscv64.sh): the serial log must show the
 # hack-back sequence (autologin ran .bashrc, m5 checkpoint, restore script
 # A's marker and not B's, m5 exit).  The materialized image must also equal
 # the image a mount with the same options serves, byte for byte, when FUSE

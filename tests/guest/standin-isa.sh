@@ -14,7 +14,10 @@
 #     m5, restore=A and restore=B: equal layouts, different digests.
 #  2. checkpoint on image A: exit 0, root= the manifest's PARTUUID, the
 #     checkpoint from the injected m5, hackback.machine names the board; the
-#     guest saw [vda] and ran .bashrc on the board's console.  The restore
+#     guest saw [vda] and ran .bashrc on the board's console.  Every m5 op of
+#     this run and of the restores came with the ISA's call type, as the
+#     stand-in logs the options the guest's m5 got: arm64 `--addr 0x10010000`
+#     (gem5's ArmBoard maps the m5 ops there), riscv64 no option.  The restore
 #     slot's blocks are not in the checkpoint's disk layer (else a restore
 #     onto B would read A's slot from it).
 #  3. restore A (image A): exit 0, script A ran byte for byte, not B.
@@ -33,9 +36,10 @@ set -eu
 hackbackfs_arg "$@"
 
 # gem5's board for the guest's ISA, and the file gem5 writes its console to.
+# m5_with: how the stand-in logs the options of an m5 op called the ISA's way.
 case $arch in
-    arm64) board=arm con_file=board.terminal ;;
-    riscv64) board=riscv con_file=board.platform.terminal ;;
+    arm64) board=arm con_file=board.terminal m5_with=" with --addr 0x10010000" ;;
+    riscv64) board=riscv con_file=board.platform.terminal m5_with="" ;;
     *) say "HACKBACK_GUEST_ARCH=$arch: this test is for arm64 and riscv64 (x86: standin.sh)"; exit 2 ;;
 esac
 qemu_settings
@@ -70,6 +74,19 @@ pu=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["partition"
 run_args="--board $board --cpu atomic --cores 2 --mem 1GiB"
 kernel=$img/vmlinuz
 
+# m5_call NAME: run NAME got m5 ops, and every one came from the injected m5
+# called as the ISA needs ($m5_with: the options exactly, or none).
+m5_call() {
+    _f=$work/$1.out
+    _re='gem5-standin: m5 .* (from '
+    _all=$(grep -c -- "$_re" "$_f" || :)
+    _ok=$(grep -c -- "$_re/[^ ]*sbin/m5)$m5_with\$" "$_f" || :)
+    if [ "${_all:-0}" = 0 ] || [ "$_all" != "$_ok" ]; then
+        check_failed "$1: ${_ok:-0} of ${_all:-0} m5 ops from the injected m5 called as $arch needs (m5${m5_with:- with no option}):"
+        grep -- "$_re" "$_f" | grep -v -- "$_re/[^ ]*sbin/m5)$m5_with\$" >&2 || :
+    fi
+}
+
 # ---- 2: the checkpoint on image A ----
 cpt=$work/cpt
 if run ckpt 0 --image "$work/mnt-a/hack-back" --checkpoint-dir "$cpt"; then
@@ -79,6 +96,7 @@ if run ckpt 0 --image "$work/mnt-a/hack-back" --checkpoint-dir "$cpt"; then
     has "$o" "-machine $machine" "ckpt: not QEMU's $machine machine"
     has "$o" "checkpoint saved in" "ckpt: no checkpoint saved"
     has "$o" "m5 checkpoint  *(from /.*sbin/m5)" "ckpt: the checkpoint did not come from the injected m5"
+    m5_call ckpt
     has "$con" '\[vda\]' "ckpt: the guest saw no virtio disk vda"
     has "$con" "hack-back: taking the checkpoint" "ckpt: .bashrc did not run on $console"
     hasnt "$con" "hack-back: resumed after the checkpoint" "ckpt: went on past the checkpoint"
@@ -89,7 +107,7 @@ if [ "$failures" != 0 ] || [ ! -f "$cpt/hackback.machine" ]; then
     say "FAILED"
     exit 1
 fi
-say "ckpt: ok (board $board, root=PARTUUID=$pu, [vda], .bashrc on $console, m5 checkpoint)"
+say "ckpt: ok (board $board, root=PARTUUID=$pu, [vda], .bashrc on $console, m5 checkpoint${m5_with:- with no option})"
 
 # The restore slot's blocks must not be in the checkpoint's disk layer.
 part_off=$(cat "$img/fsoffset")
@@ -122,6 +140,7 @@ restore() {
     hasnt "$con" "$_not" "$_n: unexpected marker $_not"
     has "$con" "hack-back: restore script exited with status $_w" "$_n: status $_w not reported"
     [ "$_w" = 0 ] || has "$work/$_n.out" "m5 fail $_w" "$_n: no m5 fail $_w"
+    m5_call "$_n"
     [ "$failures" != "$before" ] || say "$_n: ok ($_m, exit $_w)"
 }
 restore restore-a 0 "$work/restore-a.sh" "$marker_a" "$marker_b" "$work/mnt-a/hack-back"

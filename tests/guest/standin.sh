@@ -30,8 +30,11 @@
 # checkpoint boots are slow). Once, on the first image in mount mode: restore
 # v25, the stand-in posing as gem5 v25 (HACKBACK_STANDIN_API=v25), a script
 # whose hypercall 2 must reach hack_back.py's own v25 exit handler; and
-# restores with other cores, other memory and onto another image's layout
-# each get one clear message, exit 2, and start no machine.
+# restores with other cores, other memory or another processor class
+# (--switch-cpu) each get hack_back.py's refusal naming that difference,
+# exactly once and no other, exit 2, and start no machine.  On every other
+# image, a restore of its mount under the first image's checkpoint gets the
+# layout refusal (hackback_digest's), the same way.
 # Environment: as boot.sh (HACKBACK_GUEST_TIMEOUT is per simulate(), default
 # 900 s here: a boot on a loaded machine takes minutes). Exit: 0 pass, 1 fail, 77 skip.
 set -eu
@@ -109,6 +112,22 @@ restore() {
     [ "$_w" = 0 ] || has "$work/$_n.out" "m5 fail $_w" "$_n: no m5 fail $_w"
 }
 
+# refused NAME WHAT RE ARGS...: hack_back.py with ARGS must refuse, before
+# gem5 builds anything: exit 2; the refusal RE (its whole message) exactly
+# once and no other refusal; no machine started.  Each is its own check,
+# whatever the others found.
+refused() {
+    _n=$1 _what=$2 _re=$3
+    shift 3
+    run "$_n" 2 "$@" || :
+    _o=$work/$_n.out
+    _c=$(grep -c -- "$_re" "$_o" || :)
+    [ "$_c" = 1 ] || check_failed "$_what: the refusal is in $_n.out ${_c:-no} times, want once: $_re"
+    _c=$(grep -c -e 'hack-back: cannot restore' -e 'hack-back: refusing to restore' "$_o" || :)
+    [ "$_c" = 1 ] || check_failed "$_what: ${_c:-no} refusals in $_n.out, want one"
+    [ ! -e "$work/$_n/standin" ] || check_failed "$_what: a machine was started"
+}
+
 partuuid() {
     python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["partition"]["partuuid"])' "$1"
 }
@@ -145,21 +164,22 @@ for i in $images; do
                     "$i-m-v25: the guest's hypercall 2 did not reach hack_back.py's handler"
             unset HACKBACK_STANDIN_API
             # Wrong restores: one message, exit 2, no machine started.
-            for w in "cores:--cores 2:cores 1 at the checkpoint, 2 now" \
-                     "mem:--mem 512MiB:memory bytes 1073741824 at the checkpoint" \
-                     "switch:--switch-cpu timing:processor class SimpleProcessor at the checkpoint"; do
-                wn=${w%%:*} rest=${w#*:}
-                wa=${rest%%:*} wm=${rest#*:}
-                # shellcheck disable=SC2086  # two words
-                run "$i-wrong-$wn" 2 --image "$work/mnt-$i-a/hack-back" --restore "$work/cpt-$i-m-ckpt" $wa &&
-                    has "$work/$i-wrong-$wn.out" "$wm" "wrong restore ($wa): not the message" &&
-                    [ "$(grep -c 'hack-back: cannot restore' "$work/$i-wrong-$wn.out")" = 1 ] &&
-                    { [ ! -e "$work/$i-wrong-$wn/standin" ] || check_failed "wrong restore ($wa): a machine was started"; }
-            done
+            ck=$work/cpt-$i-m-ckpt
+            refused "$i-wrong-cores" "wrong restore (--cores 2)" \
+                "hack-back: cannot restore $ck on this machine: cores 1 at the checkpoint, 2 now\\. Use the checkpoint's" \
+                --image "$work/mnt-$i-a/hack-back" --restore "$ck" --cores 2
+            refused "$i-wrong-mem" "wrong restore (--mem 512MiB)" \
+                "hack-back: cannot restore $ck on this machine: memory bytes 1073741824 at the checkpoint, 536870912 now\\. Use the checkpoint's" \
+                --image "$work/mnt-$i-a/hack-back" --restore "$ck" --mem 512MiB
+            refused "$i-wrong-switch" "wrong restore (--switch-cpu timing)" \
+                "hack-back: cannot restore $ck on this machine: processor class SimpleProcessor at the checkpoint, SimpleSwitchableProcessor now (--switch-cpu decides the processor class)\\. Use the checkpoint's" \
+                --image "$work/mnt-$i-a/hack-back" --restore "$ck" --switch-cpu timing
         else
-            # Another image's layout under this checkpoint of the first image.
-            run "$i-wrong-layout" 2 --image "$work/mnt-$i-a/hack-back" --restore "$work/cpt-$first-m-ckpt" &&
-                has "$work/$i-wrong-layout.out" "layout" "wrong layout: no message naming the layout"
+            # Another image's layout under this checkpoint of the first image:
+            # hackback_digest's refusal (the machine is the same).
+            refused "$i-wrong-layout" "wrong layout ($i under $first's checkpoint)" \
+                "hack-back: refusing to restore $work/cpt-$first-m-ckpt onto $work/mnt-$i-a/hack-back: the image's file system layout differs from the one the checkpoint was taken on (user\\.hackback\\.layout [0-9a-f]* != stored [0-9a-f]*)" \
+                --image "$work/mnt-$i-a/hack-back" --restore "$work/cpt-$first-m-ckpt"
         fi
         unmount_all
         mounts="" ;;

@@ -7,10 +7,12 @@
 # (tests/guest too):
 #   say MSG               "TEST: MSG" on stderr
 #   fail MSG              "TEST: FAIL: MSG" on stderr, exit 1
-#   skip REASON           "TEST: SKIP: REASON", exit 77 (automake's SKIP)
+#   skip REASON           "TEST: SKIP: REASON", exit 77 (automake's SKIP);
+#                         1 instead after a failed check
 #   check_failed MSG      "TEST: FAIL: MSG" on stderr, counted in $failures,
 #                         and the test goes on; at exit a test that would
-#                         pass exits 1 instead when $failures is not 0
+#                         pass or skip (0, 77) exits 1 instead when
+#                         $failures is not 0
 #   finish                exit now: "FAILED" and 1 if a check failed,
 #                         else "PASS" and 0
 #   bad MSG               in a case of a table-driven test ($cname; the
@@ -122,7 +124,13 @@ _hb_exit()
 {
 	_status=$?
 	set +e
-	[ "$_status" -ne 0 ] || [ "$failures" -eq 0 ] || _status=1
+	# A failed check fails the test whatever ends it: neither a pass (0)
+	# nor a later skip (77) may hide it.
+	case $_status in
+	0) [ "$failures" -eq 0 ] || _status=1 ;;
+	77) [ "$failures" -eq 0 ] ||
+		{ say "FAILED: $failures check(s) before the skip"; _status=1; } ;;
+	esac
 	eval "$_hb_cleanup"
 	if [ -n "${HB_KEEP_TMP:-}" ]; then
 		echo "$HB_TEST: kept $tmp" >&2

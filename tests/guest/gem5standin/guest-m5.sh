@@ -5,14 +5,18 @@
 # the stand-in's m5.simulate(): "OK" when the simulation goes on (after an
 # exit event: once hack_back.py's handler let it), "DATA LEN" + LEN bytes for
 # readfile. Installed with `hackbackfs -o m5=` (/sbin/m5) and, in the
-# look-alike images, as /usr/local/bin/gem5-bridge; the request names $0, so
-# the stand-in logs which m5 made each call.
+# look-alike images, as /usr/local/bin/gem5-bridge. The request names $0 and
+# the options this m5 was called with, so the stand-in logs which m5 made each
+# call and how (the tests check the call type per ISA: --addr on arm64):
+#   M5 PATH [OPTION...] OP [ARGS...]
 name=org.gem5standin.m5
 # gem5's m5 options (--addr ADDR on aarch64, --inst, --semi ...) come first.
+opts=""
 while :; do
     case ${1:-} in
-        --addr) shift; case ${1:-} in [0-9]*) shift ;; esac ;;
-        --*) shift ;;
+        --addr) opts="$opts $1"; shift
+                case ${1:-} in [0-9]*) opts="$opts $1"; shift ;; esac ;;
+        --*) opts="$opts $1"; shift ;;
         *) break ;;
     esac
 done
@@ -39,7 +43,7 @@ i=0
 until [ -c "$port" ] || [ $i -ge 100 ]; do sleep 0.1; i=$((i + 1)); done
 
 exec 3<>"$port"
-printf 'M5 %s %s %s\n' "$0" "$op" "$*" >&3
+printf 'M5 %s%s %s %s\n' "$0" "$opts" "$op" "$*" >&3
 read -r kind len <&3 || exit 1
 case $kind in
     OK) exit 0 ;;

@@ -1,15 +1,20 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """hack_back.py on the gem5 stand-in without booting anything: the board
-set-up for each --board (the disk wiring, root=, console, export-mode table,
-KVM without perf, the switchable processor, readfile_contents), and its exit
-handling against scripted exits (boot markers, checkpoint, failure status;
-posing as v25, the hypercalls through v25's exit handlers, with and without
-register_exit_handler). Run by tests/guest/contrib-gem5.sh once per API the
-stand-in presents:
+set-up for each --board (the disk wiring, root=, console, export-mode table
+at a checkpoint and none on a restore, KVM without perf, the switchable
+processor, readfile_contents), that wrong keywords are refused as gem5
+refuses them, and its exit handling against scripted exits (boot markers,
+checkpoint, failure status, --switch-cpu switching once at workbegin, a
+gem5-version mismatch warned about; posing as v25, the hypercalls through
+v25's exit handlers, with and without register_exit_handler). Run by
+tests/guest/contrib-gem5.sh once per API the stand-in presents:
 
     python3 -B tests/guest/gem5standin/selftest.py contrib/gem5
     HACKBACK_STANDIN_API=v25 python3 -B tests/guest/gem5standin/selftest.py contrib/gem5
 """
+import contextlib
+import io
+import json
 import os
 import sys
 import tempfile
@@ -88,6 +93,42 @@ class Boards(unittest.TestCase):
         self.assertEqual(img.child.image_file, self.disk)
         self.assertEqual(str(b._checkpoint), cpt)
 
+    def test_riscv_checkpoint_cow(self):
+        # Export mode at the checkpoint: the table is loaded into RiscvBoard's
+        # disk (board.disk.vio.image), read-only so that gem5 never writes it
+        # back, over the read-only base.
+        from m5.objects import CowDiskImage, RawDiskImage
+        b = self.board("--board", "riscv", "--cpu", "atomic", "--base", self.disk,
+                       "--cow", self.cow)
+        img = b.disk.vio.image
+        self.assertIs(hack_back.board_disk_image(b), img)
+        self.assertIsInstance(img, CowDiskImage)
+        self.assertIsInstance(img.child, RawDiskImage)
+        self.assertEqual(img.image_file, os.path.abspath(self.cow))
+        self.assertIs(img.read_only, True)
+        self.assertIs(img.child.read_only, True)
+        self.assertEqual(img.child.image_file, self.disk)
+        self.assertIsNone(b._checkpoint)
+        self.assertIn(f"root=PARTUUID={PARTUUID} ", b.workload.command_line)
+
+    def test_arm_restore_no_double_table(self):
+        # Export mode on a restore: the checkpoint's table is the disk, so
+        # ArmBoard's CowDiskImage gets no image_file (gem5 would load it in
+        # the constructor, then unserialize the checkpoint's over it and leak
+        # the first), with --cow given again or not.
+        cpt = os.path.join(self.tmp.name, "cpt")
+        for cow in (["--cow", self.cow], []):
+            b = self.board("--board", "arm", "--cpu", "atomic", "--base", self.disk,
+                           *cow, "--restore", cpt)
+            img = b._image
+            self.assertIs(hack_back.board_disk_image(b), img)
+            self.assertFalse(img.image_file, f"table loaded on a restore ({cow})")
+            self.assertIs(img.read_only, True)
+            self.assertIs(img.child.read_only, True)
+            self.assertEqual(img.child.image_file, self.disk)
+            self.assertEqual(str(b._checkpoint), cpt)
+            self.assertEqual([d.vio.image for d in b._pci_devices], [img])
+
     def test_wrong_parameter_is_refused(self):
         from m5.objects import CowDiskImage
         with self.assertRaises(AttributeError):
@@ -95,6 +136,40 @@ class Boards(unittest.TestCase):
         from gem5.components.processors.simple_processor import SimpleProcessor
         with self.assertRaises(TypeError):
             SimpleProcessor(cpu_type=None, cores=1, isa=None)
+
+    def test_wrong_keywords(self):
+        from gem5.components.boards.arm_board import ArmBoard
+        from gem5.components.boards.riscv_board import RiscvBoard
+        from gem5.components.cachehierarchies.classic.private_l1_private_l2_cache_hierarchy \
+            import PrivateL1PrivateL2CacheHierarchy
+        from gem5.components.memory.single_channel import SingleChannelDDR3_1600
+        from gem5.components.processors.cpu_types import CPUTypes
+        from gem5.components.processors.simple_processor import SimpleProcessor
+        from gem5.isas import ISA
+        from m5.objects import VExpress_GEM5_Foundation, VirtIOBlock
+
+        def parts(isa):
+            return dict(clk_freq="3GHz",
+                        processor=SimpleProcessor(cpu_type=CPUTypes.ATOMIC, num_cores=1, isa=isa),
+                        memory=SingleChannelDDR3_1600(size="1GiB"),
+                        cache_hierarchy=PrivateL1PrivateL2CacheHierarchy(
+                            l1d_size="32KiB", l1i_size="32KiB", l2_size="512KiB"))
+        # The stdlib boards are Python classes: a misspelt or foreign
+        # keyword is a TypeError; the same call spelt right builds the board.
+        ArmBoard(platform=VExpress_GEM5_Foundation(), **parts(ISA.ARM))
+        with self.assertRaisesRegex(TypeError, "platfrom"):
+            ArmBoard(platfrom=VExpress_GEM5_Foundation(), **parts(ISA.ARM))
+        RiscvBoard(**parts(ISA.RISCV))
+        with self.assertRaisesRegex(TypeError, "release"):
+            RiscvBoard(release=None, **parts(ISA.RISCV))   # ArmBoard's, not RiscvBoard's
+        # VirtIOBlock is a SimObject: in gem5 v24.0 its constructor sets each
+        # keyword with setattr, and SimObject.__setattr__ raises
+        # AttributeError("Class VirtIOBlock has no parameter imag") for a name
+        # that is no parameter (src/python/m5/SimObject.py) -- not TypeError.
+        # The stand-in raises what gem5 raises.
+        VirtIOBlock(image=None)
+        with self.assertRaisesRegex(AttributeError, "^Class VirtIOBlock has no parameter imag$"):
+            VirtIOBlock(imag="disk.img")
 
 
 def classic(op, code=0):
@@ -178,6 +253,66 @@ class Exits(unittest.TestCase):
         if v25():
             exits[1:1] = [hypercall(2), hypercall(4), hypercall(5)]
         self.assertEqual(self.run_hb(exits, restore=True), 3)
+        self.assertEqual(self.run_hb([classic("exit")], restore=True), 0)
+
+    def board_built(self):
+        """The board of the last run (the Root the Simulator made)."""
+        return m5.objects.Root.getInstance().board
+
+    def test_switch_cpu(self):
+        # Checkpoint and restore both with --switch-cpu timing (the processor
+        # class must match): the restore switches exactly once, at the
+        # guest's m5 workbegin, and goes on to the exit.
+        self.assertEqual(self.run_hb([classic("checkpoint")], "--switch-cpu", "timing"), 0)
+        self.assertEqual(self.board_built().get_processor().switches, 0)
+        stored = hack_back.load_machine(self.cpt)
+        self.assertEqual((stored["processor"], stored["cpu"], stored["switch_cpu"]),
+                         ("SimpleSwitchableProcessor", "atomic", "timing"))
+        a = hack_back.parse_args(["--kernel", self.kernel, "--image", self.disk, "--cpu",
+                                  "atomic", "--switch-cpu", "timing", "--restore", self.cpt])
+        hack_back.check_machine(a, stored, hack_back.machine_record(a, None))   # accepted
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            rc = self.run_hb([classic("workbegin"), classic("exit")], "--switch-cpu", "timing",
+                             restore=True)
+        self.assertEqual(rc, 0)
+        proc = self.board_built().get_processor()
+        self.assertEqual(proc.switches, 1)
+        self.assertIs(proc.get_cores(), proc._cores["switch"])
+        self.assertEqual(
+            out.getvalue().count("hack-back: m5 workbegin: switching atomic -> timing"), 1)
+        # The same checkpoint restored without --switch-cpu: refused.
+        a = hack_back.parse_args(["--kernel", self.kernel, "--image", self.disk, "--cpu",
+                                  "atomic", "--restore", self.cpt])
+        err = io.StringIO()
+        with self.assertRaises(SystemExit) as e, contextlib.redirect_stderr(err):
+            hack_back.check_machine(a, stored, hack_back.machine_record(a, None))
+        self.assertEqual(e.exception.code, 2)
+        self.assertIn("processor class SimpleSwitchableProcessor at the checkpoint, "
+                      "SimpleProcessor now", err.getvalue())
+
+    def test_gem5_version_mismatch(self):
+        # A checkpoint of another gem5 version: warned about, not refused,
+        # and the restore runs.
+        self.assertEqual(self.run_hb([classic("checkpoint")]), 0)
+        now = hack_back.gem5_version()
+        self.assertEqual(now, "25.0.0.1" if v25() else "24.0.0.1")   # the stand-in's
+        path = os.path.join(self.cpt, hack_back.MACHINE_FILE)
+        with open(path) as f:
+            stored = json.load(f)
+        self.assertEqual(stored["gem5_version"], now)
+        stored["gem5_version"] = "23.1.0.0"
+        with open(path, "w") as f:
+            json.dump(stored, f)
+        a = hack_back.parse_args(["--kernel", self.kernel, "--image", self.disk, "--cpu",
+                                  "atomic", "--restore", self.cpt])
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):
+            hack_back.check_machine(a, hack_back.load_machine(self.cpt),
+                                    hack_back.machine_record(a, None))   # no SystemExit
+        self.assertEqual(err.getvalue(),
+                         f"hack-back: WARNING: checkpoint taken with gem5 23.1.0.0, this is "
+                         f"{now} (gem5's util/cpt_upgrader.py may be needed)\n")
         self.assertEqual(self.run_hb([classic("exit")], restore=True), 0)
 
     @unittest.skipUnless(v25(), "hypercalls are v25's")

@@ -313,8 +313,22 @@ class Machine:
                 say(f"bad m5 request {line!r}")
                 self.reply(b"ERR\n")
                 continue
-            path, op, rest = words[1], words[2], words[3:]
-            say(f"m5 {' '.join([op] + rest)} (from {path})")
+            # M5 PATH [OPTION...] OP [ARGS...]: the m5's options as it got
+            # them (guest-m5.sh: --addr ADDR, other --NAME alone).
+            path, i, opts = words[1], 2, []
+            while i < len(words) and words[i].startswith("--"):
+                opts.append(words[i])
+                if words[i] == "--addr" and i + 1 < len(words) and words[i + 1][:1].isdigit():
+                    i += 1
+                    opts.append(words[i])
+                i += 1
+            if i >= len(words):
+                say(f"bad m5 request {line!r}")
+                self.reply(b"ERR\n")
+                continue
+            op, rest = words[i], words[i + 1:]
+            say(f"m5 {' '.join([op] + rest)} (from {path})"
+                + (f" with {' '.join(opts)}" if opts else ""))
             if op == "readfile":
                 data = b""
                 rf = getattr(self.board, "readfile", None)
